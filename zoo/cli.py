@@ -1,0 +1,115 @@
+"""The `talkzoo` command. The app layer: imports everything else lazily so `talkzoo --help` is instant.
+
+    talkzoo synth OUT [--seconds S] [--size N] [--seed K]
+    talkzoo validate SPEAKER
+    talkzoo fit|validate|test|predict --config configs/X.yaml [--data.* ...] [--trainer.* ...]
+
+Errors a user can cause end with one line naming the cause and the fix and a non-zero exit; `--debug` (anywhere
+on the command line) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from zoo.errors import UserError
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _synth(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo synth",
+        description="Write a synthetic talking video OUT/raw.mp4 and its ground-truth speaker folder OUT/speaker.",
+    )
+    parser.add_argument("out", help="output folder")
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration in seconds (default 20)")
+    parser.add_argument("--size", type=int, default=512, help="square frame size in pixels (default 512)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the motion (default 0)")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.size < 32:
+        raise UserError(f"--seconds must be > 0 and --size ≥ 32 (got {args.seconds}, {args.size})")
+    from datamodules.synthetic import synthesize
+
+    out = synthesize(args.out, seconds=args.seconds, size=args.size, seed=args.seed, progress=True)
+    print(f"wrote {out / 'raw.mp4'} and {out / 'speaker'}")
+    return 0
+
+
+def _validate_speaker(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo validate", description="Check a speaker folder; exit 1 with one line per problem."
+    )
+    parser.add_argument("speaker", help="speaker folder (holds speaker.json)")
+    args = parser.parse_args(argv)
+    from datamodules.validate import validate_speaker
+
+    report = validate_speaker(args.speaker)
+    if report.summary:
+        print(f"speaker {args.speaker}")
+        print(report.format_summary())
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print("ok" if report.ok else f"{len(report.problems)} problem(s)", file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _lightning(argv: Sequence[str]) -> int:
+    from zoo.pipelines.train import run_lightning_cli
+
+    run_lightning_cli(list(argv))
+    return 0
+
+
+def _is_lightning_call(command: str, rest: Sequence[str]) -> bool:
+    """`validate` is both the speaker check and LightningCLI's subcommand: options make it LightningCLI's."""
+    if command != "validate":
+        return command in LIGHTNING_COMMANDS
+    return any(arg.startswith("-") and arg not in ("-h", "--help") for arg in rest) or not rest
+
+
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "synth": (_synth, "synthetic talking video + ground-truth speaker (the embedded default data)"),
+    "validate": (_validate_speaker, "check a speaker folder (or LightningCLI validate with --config)"),
+    "fit": (_lightning, "train a recipe: talkzoo fit --config configs/X.yaml"),
+    "test": (_lightning, "test a recipe (LightningCLI)"),
+    "predict": (_lightning, "predict with a recipe (LightningCLI)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: talkzoo COMMAND [ARGS] [--debug]", "", "commands:"]
+    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "`talkzoo COMMAND --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS and command not in LIGHTNING_COMMANDS:
+        print(f"talkzoo: unknown command {command!r}; run `talkzoo --help` for the list", file=sys.stderr)
+        return 2
+    handler = _lightning if _is_lightning_call(command, rest) else COMMANDS[command][0]
+    try:
+        return handler([command, *rest] if handler is _lightning else rest)
+    except (UserError, FileNotFoundError) as exc:
+        if debug:
+            raise
+        print(f"talkzoo {command}: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        print(f"talkzoo {command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""`talkzoo fit|validate|test|predict`: LightningCLI over any LightningModule / LightningDataModule by class path.
+
+Recipes in `configs/` name the module and data classes (`class_path` + `init_args`); trainer and logger presets in
+`configs/trainer/` and `configs/logger/` stack on top with more `--config` flags:
+
+    talkzoo fit --config configs/lip_regressor.yaml --config configs/trainer/ddp_cpu.yaml
+    talkzoo fit --config configs/lip_regressor.yaml --ckpt_path last      # resume a killed run
+"""
+
+from __future__ import annotations
+
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.cli import LightningCLI
+
+
+class TalkzooCLI(LightningCLI):
+    """LightningCLI with talkzoo's defaults: any module/datamodule by class path, config saved beside the run."""
+
+    def __init__(self, args: list[str] | None = None) -> None:
+        super().__init__(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=args,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"parser_mode": "omegaconf"},
+        )
+
+
+def run_lightning_cli(args: list[str]) -> None:
+    """Run LightningCLI on `args` = [subcommand, options...]."""
+    TalkzooCLI(args=args)
