@@ -3,6 +3,8 @@
     talkzoo synth OUT [--seconds S] [--size N] [--seed K]
     talkzoo validate SPEAKER
     talkzoo fit|validate|test|predict --config configs/X.yaml [--data.* ...] [--trainer.* ...]
+    talkzoo bench [--out bench.json] [--only NAMES] [--quick]
+    talkzoo demo [--fast] [--out DIR]
 
 Errors a user can cause end with one line naming the cause and the fix and a non-zero exit; `--debug` (anywhere
 on the command line) shows the traceback instead.
@@ -56,6 +58,32 @@ def _validate_speaker(argv: Sequence[str]) -> int:
     return 0 if report.ok else 1
 
 
+def _demo(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo demo", description="The main job, end to end on the embedded synthetic speaker (offline)."
+    )
+    parser.add_argument("--fast", action="store_true", help="smaller speaker and budget (minutes on 2 cores)")
+    parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo); resumable")
+    args = parser.parse_args(argv)
+    from zoo.pipelines.demo import run_demo
+
+    run_demo(args.out, fast=args.fast)
+    return 0
+
+
+def _bench(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="talkzoo bench", description="The performance suite (medians of repeats).")
+    parser.add_argument("--out", default=None, help="write the results as JSON here (e.g. bench.json)")
+    parser.add_argument("--only", default=None, help="comma-separated benchmark names (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat (a smoke run)")
+    args = parser.parse_args(argv)
+    from zoo.pipelines.bench import run_bench
+
+    only = [name for name in args.only.split(",") if name] if args.only else None
+    run_bench(args.out, only=only, quick=args.quick)
+    return 0
+
+
 def _lightning(argv: Sequence[str]) -> int:
     from zoo.pipelines.train import run_lightning_cli
 
@@ -74,6 +102,8 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "synth": (_synth, "synthetic talking video + ground-truth speaker (the embedded default data)"),
     "validate": (_validate_speaker, "check a speaker folder (or LightningCLI validate with --config)"),
     "fit": (_lightning, "train a recipe: talkzoo fit --config configs/X.yaml"),
+    "bench": (_bench, "the performance suite: talkzoo bench [--out bench.json] [--only a,b] [--quick]"),
+    "demo": (_demo, "the main job on the embedded synthetic speaker: talkzoo demo [--fast] [--out DIR]"),
     "test": (_lightning, "test a recipe (LightningCLI)"),
     "predict": (_lightning, "predict with a recipe (LightningCLI)"),
 }

@@ -9,7 +9,10 @@ Recipes in `configs/` name the module and data classes (`class_path` + `init_arg
 
 from __future__ import annotations
 
+import os
+
 from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 
@@ -26,6 +29,14 @@ class TalkzooCLI(LightningCLI):
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"parser_mode": "omegaconf"},
         )
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        # A checkpoint folder that does not move between runs (the logger's version folders do), so that
+        # `--ckpt_path last` finds the checkpoints of a killed run.
+        for callback in self.trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = os.path.realpath(os.path.join(self.trainer.default_root_dir, "checkpoints"))
 
 
 def run_lightning_cli(args: list[str]) -> None:

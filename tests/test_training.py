@@ -1,0 +1,116 @@
+"""LightningCLI plumbing: every recipe fits on CPU; DDP on 2 processes; W&B offline; a killed run resumes.
+
+Recipes read their speaker from `outputs/synth/speaker` (relative to the working directory), so each test runs
+in a temporary folder where that path links to the tiny synthetic speaker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
+SMOKE = ROOT / "configs" / "trainer" / "cpu_smoke.yaml"
+
+
+@pytest.fixture()
+def workdir(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "outputs" / "synth").mkdir(parents=True)
+    (tmp_path / "outputs" / "synth" / "speaker").symlink_to(tiny_speaker)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _talkzoo(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _checkpoints(workdir: Path) -> list[Path]:
+    return sorted(workdir.glob("runs/**/*.ckpt"))
+
+
+def test_recipes_exist() -> None:
+    assert RECIPES, "configs/ must hold at least one recipe"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.stem for r in RECIPES])
+def test_every_recipe_fits_two_steps(recipe: Path, workdir: Path) -> None:
+    assert main(["fit", "--config", str(recipe), "--config", str(SMOKE)]) == 0
+    checkpoints = _checkpoints(workdir)
+    assert checkpoints, "the recipe must save checkpoints"
+    state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
+    assert state["global_step"] == 2
+
+
+def test_ddp_on_two_cpu_processes(workdir: Path) -> None:
+    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    ddp = ROOT / "configs" / "trainer" / "ddp_cpu.yaml"
+    result = _talkzoo("fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(ddp), cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "distributed_backend=gloo" in log and "Starting with 2 processes" in log
+
+
+def test_wandb_offline_logging(workdir: Path) -> None:
+    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    wandb = ROOT / "configs" / "logger" / "wandb_offline.yaml"
+    assert main(["fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(wandb)]) == 0
+    runs = list((workdir / "runs" / "wandb").glob("offline-run-*"))
+    assert runs, "an offline W&B run must be written under runs/wandb"
+    assert any(runs[0].glob("run-*.wandb")), "the offline run must hold its event file"
+
+
+def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
+    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    every_step = workdir / "every_step.yaml"
+    every_step.write_text(
+        "trainer:\n  accelerator: cpu\n  max_steps: 100000\n  max_epochs: -1\n  enable_progress_bar: false\n"
+        "  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {dirpath: runs/resume/checkpoints, save_last: true, every_n_train_steps: 1}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "fit", "--config", str(recipe), "--config", str(every_step)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = workdir / "runs" / "resume" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    step = 0
+    try:
+        while time.monotonic() < deadline and step < 5:
+            time.sleep(0.5)
+            if last.is_file():
+                try:
+                    step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+                except (RuntimeError, EOFError, KeyError):
+                    step = 0  # caught mid-write of an older, non-atomic save: read again
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert step >= 5, "training never reached step 5"
+    killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+
+    target = killed_at + 3
+    result = _talkzoo(
+        "fit", "--config", str(recipe), "--config", str(every_step),
+        "--trainer.max_steps", str(target), "--ckpt_path", "last", cwd=workdir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Restoring states from the checkpoint" in result.stdout + result.stderr
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == target
