@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from datamodules.alignment import feature_windows
 from datamodules.boundary import check_feature, open_speaker
 from datamodules.resize import resize_image, resize_labels, scale_intrinsics, scale_landmarks, target_size
-from datamodules.sampling import SeededShuffleSampler, make_loader
+from datamodules.sampling import SeededShuffleSampler
 from datamodules.speaker import Speaker
+from datamodules.split_module import SplitDataModule
 
 FRAME_KEYS = ("image", "parsing", "torso", "background", "pose", "intrinsics", "blink", "landmarks", "audio")
 
@@ -128,7 +128,7 @@ class FrameDataset(Dataset):
         return item
 
 
-class FrameDataModule(LightningDataModule):
+class FrameDataModule(SplitDataModule):
     """Frames of one speaker for the renderer and ER-NeRF.
 
     Args:
@@ -166,8 +166,6 @@ class FrameDataModule(LightningDataModule):
         self.keys = tuple(keys) if keys is not None else FRAME_KEYS
         self.audio_dim: int | None = None
         self.image_size: tuple[int, int] | None = None
-        self.train_set: FrameDataset | None = None
-        self.val_set: FrameDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -185,23 +183,5 @@ class FrameDataModule(LightningDataModule):
         self.val_set = FrameDataset(self.speaker, val, **common)
         self.image_size = self.train_set.output_size
 
-    def train_dataloader(self) -> DataLoader:
-        dataset = self._require(self.train_set)
-        sampler = SeededShuffleSampler(len(dataset), shuffle=self.hparams.shuffle, seed=self.hparams.seed)
-        return self._loader(dataset, sampler)
-
-    def val_dataloader(self) -> DataLoader:
-        dataset = self._require(self.val_set)
-        return self._loader(dataset)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()
-
-    def _loader(self, dataset: FrameDataset, sampler: Sampler | None = None) -> DataLoader:
-        hp = self.hparams
-        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, hp.seed, hp.pin_memory)
-
-    def _require(self, dataset: FrameDataset | None) -> FrameDataset:
-        if dataset is None:
-            raise RuntimeError("call setup() before asking FrameDataModule for a dataloader")
-        return dataset
+    def train_sampler(self, dataset: FrameDataset) -> Sampler:
+        return SeededShuffleSampler(len(dataset), shuffle=self.hparams.shuffle, seed=self.hparams.seed)

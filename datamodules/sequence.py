@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from datamodules.alignment import interpolate_features, waveform_window
 from datamodules.boundary import FeatureInfo, check_compatible, check_feature, open_speaker
-from datamodules.sampling import JitteredWindowSampler, make_loader
+from datamodules.sampling import JitteredWindowSampler
 from datamodules.speaker import Speaker
+from datamodules.split_module import SplitDataModule
 from datamodules.stats import SpeakerStats, compute_stats
 from datamodules.windows import Window, train_windows, val_windows
 from zoo.face_indices import EYE_INDICES, LIP_INDICES
@@ -141,7 +141,7 @@ class MotionWindowDataset(Dataset):
         return torch.from_numpy(out)
 
 
-class MotionDataModule(LightningDataModule):
+class MotionDataModule(SplitDataModule):
     """Motion windows over one or many speaker folders (each a subject code, by position in `speakers`).
 
     Args:
@@ -183,8 +183,6 @@ class MotionDataModule(LightningDataModule):
         self.keys = tuple(keys) if keys is not None else DEFAULT_MOTION_KEYS
         self.stats: list[SpeakerStats] = []
         self.audio_dim: int | None = None
-        self.train_set: MotionWindowDataset | None = None
-        self.val_set: MotionWindowDataset | None = None
 
     @property
     def num_speakers(self) -> int:
@@ -212,23 +210,5 @@ class MotionDataModule(LightningDataModule):
         self.train_set = MotionWindowDataset(self.speakers, self.stats, train, hp.window, **common)
         self.val_set = MotionWindowDataset(self.speakers, self.stats, val, hp.val_window or hp.window, **common)
 
-    def train_dataloader(self) -> DataLoader:
-        dataset = self._require(self.train_set)
-        sampler = JitteredWindowSampler(dataset.max_jitters(), shuffle=True, seed=self.hparams.seed)
-        return self._loader(dataset, sampler)
-
-    def val_dataloader(self) -> DataLoader:
-        dataset = self._require(self.val_set)
-        return self._loader(dataset)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()
-
-    def _loader(self, dataset: MotionWindowDataset, sampler: Sampler | None = None) -> DataLoader:
-        hp = self.hparams
-        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, hp.seed, hp.pin_memory)
-
-    def _require(self, dataset: MotionWindowDataset | None) -> MotionWindowDataset:
-        if dataset is None:
-            raise RuntimeError("call setup() before asking MotionDataModule for a dataloader")
-        return dataset
+    def train_sampler(self, dataset: MotionWindowDataset) -> Sampler:
+        return JitteredWindowSampler(dataset.max_jitters(), shuffle=True, seed=self.hparams.seed)
