@@ -41,3 +41,12 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "no speaker.json" in result.stderr
+
+
+def test_bad_config_key_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "lip_regressor.yaml"
+    assert main(["fit", "--config", str(recipe), "--model.init_args.bogus", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'bogus' is not accepted" in err[0] and "--print_config" in err[0]
+    assert main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 1
+    assert "does not exist" in capsys.readouterr().err

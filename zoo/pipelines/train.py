@@ -10,10 +10,14 @@ Recipes in `configs/` name the module and data classes (`class_path` + `init_arg
 from __future__ import annotations
 
 import os
+import warnings
+from argparse import ArgumentError
 
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+
+from zoo.errors import UserError
 
 
 class TalkzooCLI(LightningCLI):
@@ -27,7 +31,7 @@ class TalkzooCLI(LightningCLI):
             subclass_mode_data=True,
             args=args,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"parser_mode": "omegaconf"},
+            parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
         )
 
     def instantiate_classes(self) -> None:
@@ -40,5 +44,20 @@ class TalkzooCLI(LightningCLI):
 
 
 def run_lightning_cli(args: list[str]) -> None:
-    """Run LightningCLI on `args` = [subcommand, options...]."""
-    TalkzooCLI(args=args)
+    """Run LightningCLI on `args` = [subcommand, options...]; a bad config becomes one `UserError` line."""
+    # sys.argv stays as it is (DDP re-launches the command from it), so LightningCLI's args-vs-argv note is moot.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    try:
+        TalkzooCLI(args=args)
+    except ArgumentError as exc:
+        raise UserError(f"{_one_line(str(exc))}; see `talkzoo {args[0]} --help` or add --print_config") from exc
+
+
+_NOISE = ("Given value", "Expected a", "Does not validate", "Subtypes:", "Errors:")
+
+
+def _one_line(message: str) -> str:
+    """jsonargparse explains a bad value over several indented lines: keep the informative ones, joined."""
+    lines = [line.strip(" -") for line in message.splitlines() if line.strip()]
+    keep = [line for line in lines if not line.startswith(_NOISE)]
+    return " ".join(keep or lines)
