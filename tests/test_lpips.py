@@ -1,0 +1,80 @@
+"""LPIPS in plain torch: architecture, weight loading from the torch.hub cache, clear errors, and (where the `lpips`
+package and real weights exist) agreement with the reference implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.losses.lpips import LPIPS, AlexFeatures, LPIPSWeightsUnavailable, backbone_cache_path
+
+# torchvision's alexnet.features layout: (index, out, in, kernel).
+_TORCHVISION_CONVS = ((0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3))
+
+
+@pytest.fixture()
+def hub_dir(tmp_path: Path) -> Iterator[Path]:
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(previous)
+
+
+def _fake_torchvision_alexnet(path: Path) -> None:
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for index, out, inp, kernel in _TORCHVISION_CONVS:
+        fan_in = inp * kernel * kernel
+        state[f"features.{index}.weight"] = torch.randn(out, inp, kernel, kernel, generator=generator) / fan_in**0.5
+        state[f"features.{index}.bias"] = torch.zeros(out)
+    state["classifier.1.weight"] = torch.zeros(4, 4)  # the classifier is present in the real file and ignored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+
+
+def test_alexnet_feature_shapes() -> None:
+    features = AlexFeatures()(torch.zeros(2, 3, 64, 64))
+    assert [tuple(f.shape[1:]) for f in features] == [(64, 15, 15), (192, 7, 7), (384, 3, 3), (256, 3, 3), (256, 3, 3)]
+
+
+def test_missing_backbone_names_the_cache_file(hub_dir: Path) -> None:
+    with pytest.raises(LPIPSWeightsUnavailable) as error:
+        LPIPS()
+    message = str(error.value)
+    assert str(backbone_cache_path()) in message and "\n" not in message
+
+
+def test_loads_backbone_from_the_hub_cache(hub_dir: Path) -> None:
+    _fake_torchvision_alexnet(backbone_cache_path())
+    lpips = LPIPS()
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(3, 3, 64, 64, generator=generator)
+    assert torch.allclose(lpips(x, x), torch.zeros(3), atol=1e-7)
+
+    small = (x + 0.05 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    large = (x + 0.30 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    d_small, d_large = lpips(x, small), lpips(x, large)
+    assert (d_small > 0).all() and (d_large > d_small).all()
+    assert torch.allclose(lpips(small, x), d_small, atol=1e-6)  # symmetric
+
+    # Differentiable in the images, frozen in its weights: usable as a loss.
+    y = small.clone().requires_grad_(True)
+    lpips(x, y).sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in lpips.parameters())
+    assert not lpips.train().training
+
+
+def test_matches_the_lpips_package() -> None:
+    lpips_package = pytest.importorskip("lpips", reason="the `lpips` package is not importable here (CPU torch)")
+    if not backbone_cache_path().is_file():
+        pytest.skip(f"no AlexNet ImageNet weights at {backbone_cache_path()}")
+    reference = lpips_package.LPIPS(net="alex", verbose=False).eval()
+    ours = LPIPS()
+    generator = torch.Generator().manual_seed(2)
+    x, y = torch.rand(4, 3, 96, 96, generator=generator), torch.rand(4, 3, 96, 96, generator=generator)
+    expected = reference(x * 2 - 1, y * 2 - 1).flatten()
+    assert torch.allclose(ours(x, y), expected, rtol=1e-4, atol=1e-6)
