@@ -64,13 +64,17 @@ def test_ddp_on_two_cpu_processes(workdir: Path) -> None:
     assert "distributed_backend=gloo" in log and "Starting with 2 processes" in log
 
 
-def test_wandb_offline_logging(workdir: Path) -> None:
+@pytest.mark.parametrize("logger", ["wandb_offline", "tensorboard"])
+def test_logger_presets(logger: str, workdir: Path) -> None:
     recipe = ROOT / "configs" / "lip_regressor.yaml"
-    wandb = ROOT / "configs" / "logger" / "wandb_offline.yaml"
-    assert main(["fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(wandb)]) == 0
-    runs = list((workdir / "runs" / "wandb").glob("offline-run-*"))
-    assert runs, "an offline W&B run must be written under runs/wandb"
-    assert any(runs[0].glob("run-*.wandb")), "the offline run must hold its event file"
+    preset = ROOT / "configs" / "logger" / f"{logger}.yaml"
+    assert main(["fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(preset)]) == 0
+    if logger == "wandb_offline":
+        runs = list((workdir / "runs" / "wandb").glob("offline-run-*"))
+        assert runs, "an offline W&B run must be written under runs/wandb"
+        assert any(runs[0].glob("run-*.wandb")), "the offline run must hold its event file"
+    else:
+        assert list((workdir / "runs" / "tensorboard").glob("version_*/events.out.tfevents.*"))
 
 
 def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
