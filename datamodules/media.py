@@ -75,8 +75,10 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         fps = float(rate) if rate else 0.0
         num_frames = int(video.frames)
         if num_frames <= 0:  # some containers (mkv, webm) do not store it: count packets, no decoding
-            num_frames = sum(1 for p in container.demux(video) if p.size > 0)
-            container.seek(0)
+            try:
+                num_frames = sum(1 for p in container.demux(video) if p.size > 0)
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{path}: the file is truncated or corrupt ({exc}); re-export the video") from exc
         if video.duration is not None and video.time_base is not None:
             duration = float(video.duration * video.time_base)
         elif container.duration is not None:

@@ -84,6 +84,58 @@ def _bench(argv: Sequence[str]) -> int:
     return 0
 
 
+def _preprocess(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo preprocess",
+        description="Turn a talking-head video into a speaker folder (resumable: re-run the same command to resume).",
+    )
+    parser.add_argument("video", help="input video (mp4, mov, mkv, webm; any fps, any audio rate)")
+    parser.add_argument("out", help="output speaker folder")
+    parser.add_argument("--size", type=int, default=512, help="square frame size in pixels (default 512)")
+    parser.add_argument("--fps", type=float, default=25.0, help="output frame rate (default 25)")
+    parser.add_argument("--features", default="mel", help="audio features, comma-separated: mel,wav2vec2,hubert")
+    parser.add_argument("--wav2vec2-model", default=None, help="wav2vec2 weights: Hugging Face id or local folder")
+    parser.add_argument("--hubert-model", default=None, help="HuBERT weights: Hugging Face id or local folder")
+    parser.add_argument("--workers", type=int, default=2, help="threads for decoding and image encoding (default 2)")
+    parser.add_argument("--focal", type=float, default=0.0, help="pinhole focal in pixels (default 2.5 × size)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from datamodules.preprocess import PreprocessConfig, preprocess
+    from datamodules.preprocess.config import SUPPORTED_FEATURES
+
+    features = tuple(name.strip() for name in args.features.split(",") if name.strip())
+    unknown = [name for name in features if name not in SUPPORTED_FEATURES]
+    if unknown or args.size < 64 or args.fps <= 0 or args.workers < 1:
+        raise UserError(
+            f"bad options (features {', '.join(unknown) or 'ok'}, size {args.size}, fps {args.fps}, workers "
+            f"{args.workers}); use --features from {','.join(SUPPORTED_FEATURES)}, --size ≥ 64, --fps > 0, "
+            "--workers ≥ 1"
+        )
+    models = {k: v for k, v in (("wav2vec2", args.wav2vec2_model), ("hubert", args.hubert_model)) if v}
+    config = PreprocessConfig(args.size, args.fps, features, models, workers=args.workers, focal=args.focal)
+    result = preprocess(args.video, args.out, config, progress=not args.quiet)
+    done = f"ran {', '.join(result.ran)}" if result.ran else "nothing to do"
+    print(f"wrote {result.root} ({done}; skipped {len(result.skipped)} finished step(s))")
+    return 0
+
+
+def _import_ernerf(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo import-ernerf",
+        description="Convert a folder processed by the ER-NeRF / RAD-NeRF pipeline into a talkzoo speaker folder.",
+    )
+    parser.add_argument("dir", help="ER-NeRF data folder (transforms_train.json, ori_imgs/, parsing/, ...)")
+    parser.add_argument("out", help="output speaker folder (must not exist yet)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the processed frames (default 25)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from datamodules.importers.ernerf import import_ernerf
+
+    out = import_ernerf(args.dir, args.out, fps=args.fps, progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
 def _lightning(argv: Sequence[str]) -> int:
     from zoo.pipelines.train import run_lightning_cli
 
@@ -95,11 +147,13 @@ def _is_lightning_call(command: str, rest: Sequence[str]) -> bool:
     """`validate` is both the speaker check and LightningCLI's subcommand: options make it LightningCLI's."""
     if command != "validate":
         return command in LIGHTNING_COMMANDS
-    return any(arg.startswith("-") and arg not in ("-h", "--help") for arg in rest) or not rest
+    return any(arg.startswith("-") and arg not in ("-h", "--help") for arg in rest)
 
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "synth": (_synth, "synthetic talking video + ground-truth speaker (the embedded default data)"),
+    "preprocess": (_preprocess, "video -> speaker folder: talkzoo preprocess VIDEO OUT [--size N] [--fps F]"),
+    "import-ernerf": (_import_ernerf, "ER-NeRF / RAD-NeRF processed folder -> speaker: talkzoo import-ernerf DIR OUT"),
     "validate": (_validate_speaker, "check a speaker folder (or LightningCLI validate with --config)"),
     "fit": (_lightning, "train a recipe: talkzoo fit --config configs/X.yaml"),
     "bench": (_bench, "the performance suite: talkzoo bench [--out bench.json] [--only a,b] [--quick]"),
