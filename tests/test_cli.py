@@ -44,7 +44,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
 
 
 def test_bad_config_key_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    recipe = Path(__file__).resolve().parents[1] / "configs" / "lip_regressor.yaml"
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "moda.yaml"
     assert main(["fit", "--config", str(recipe), "--model.init_args.bogus", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'bogus' is not accepted" in err[0] and "--print_config" in err[0]

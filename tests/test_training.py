@@ -21,6 +21,7 @@ from zoo.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
 SMOKE = ROOT / "configs" / "trainer" / "cpu_smoke.yaml"
+MODA_CPU = ROOT / "configs" / "presets" / "moda_cpu.yaml"
 
 
 @pytest.fixture()
@@ -56,9 +57,10 @@ def test_every_recipe_fits_two_steps(recipe: Path, workdir: Path) -> None:
 
 
 def test_ddp_on_two_cpu_processes(workdir: Path) -> None:
-    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    recipe = ROOT / "configs" / "moda_lstm.yaml"
     ddp = ROOT / "configs" / "trainer" / "ddp_cpu.yaml"
-    result = _talkzoo("fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(ddp), cwd=workdir)
+    args = ("--config", str(recipe), "--config", str(MODA_CPU), "--config", str(SMOKE), "--config", str(ddp))
+    result = _talkzoo("fit", *args, cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "distributed_backend=gloo" in log and "Starting with 2 processes" in log
@@ -66,9 +68,10 @@ def test_ddp_on_two_cpu_processes(workdir: Path) -> None:
 
 @pytest.mark.parametrize("logger", ["wandb_offline", "tensorboard"])
 def test_logger_presets(logger: str, workdir: Path) -> None:
-    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    recipe = ROOT / "configs" / "moda.yaml"
     preset = ROOT / "configs" / "logger" / f"{logger}.yaml"
-    assert main(["fit", "--config", str(recipe), "--config", str(SMOKE), "--config", str(preset)]) == 0
+    args = ["--config", str(recipe), "--config", str(MODA_CPU), "--config", str(SMOKE), "--config", str(preset)]
+    assert main(["fit", *args]) == 0
     if logger == "wandb_offline":
         runs = list((workdir / "runs" / "wandb").glob("offline-run-*"))
         assert runs, "an offline W&B run must be written under runs/wandb"
@@ -78,7 +81,7 @@ def test_logger_presets(logger: str, workdir: Path) -> None:
 
 
 def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
-    recipe = ROOT / "configs" / "lip_regressor.yaml"
+    recipe = ROOT / "configs" / "moda.yaml"
     every_step = workdir / "every_step.yaml"
     every_step.write_text(
         "trainer:\n  accelerator: cpu\n  max_steps: 100000\n  max_epochs: -1\n  enable_progress_bar: false\n"
@@ -87,7 +90,18 @@ def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", "fit", "--config", str(recipe), "--config", str(every_step)],
+        [
+            sys.executable,
+            "-m",
+            "zoo.cli",
+            "fit",
+            "--config",
+            str(recipe),
+            "--config",
+            str(MODA_CPU),
+            "--config",
+            str(every_step),
+        ],  # fmt: skip
         cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -112,7 +126,7 @@ def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
 
     target = killed_at + 3
     result = _talkzoo(
-        "fit", "--config", str(recipe), "--config", str(every_step),
+        "fit", "--config", str(recipe), "--config", str(MODA_CPU), "--config", str(every_step),
         "--trainer.max_steps", str(target), "--ckpt_path", "last", cwd=workdir,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

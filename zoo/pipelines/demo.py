@@ -1,8 +1,8 @@
 """`talkzoo demo`: the main job, end to end on the embedded synthetic speaker, offline, resumable.
 
-Today it runs the foundation: synthesise a speaker → validate it → train the plumbing recipe
-(configs/lip_regressor.yaml) through LightningCLI → score lip prediction on held-out audio against the
-mean-motion baseline → print a table and write `metrics.json`. Each step skips what is already done.
+Today: synthesise a speaker → validate it → train MODA's motion model (configs/moda.yaml with the CPU preset)
+through LightningCLI → score it on held-out audio against the mean-motion baseline → print a table and write
+`metrics.json`. Each step skips what is already done; training resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from zoo.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Outer-lip top / bottom mid points (MediaPipe 0, 17) and inner (13, 14) give the mouth opening.
-_MOUTH_PAIRS = ((13, 14), (0, 17))
 
 
 @dataclass(frozen=True)
@@ -60,17 +57,15 @@ def _synthesize(out: Path, settings: DemoSettings) -> Path:
 def _train(out: Path, speaker: Path, settings: DemoSettings) -> Path:
     from zoo.pipelines.train import run_lightning_cli
 
-    run_dir = out / "runs" / "lip_regressor"
+    run_dir = out / "runs" / "moda"
     last = run_dir / "checkpoints" / "last.ckpt"
     args = [
         "fit",
-        "--config", str(REPO_ROOT / "configs" / "lip_regressor.yaml"),
+        "--config", str(REPO_ROOT / "configs" / "moda.yaml"),
+        "--config", str(REPO_ROOT / "configs" / "presets" / "moda_cpu.yaml"),
         "--data.speakers", json.dumps([str(speaker)]),
         "--trainer.default_root_dir", str(run_dir),
         "--trainer.max_steps", str(settings.max_steps),
-        "--trainer.max_epochs", "-1",
-        "--trainer.accelerator", "cpu",
-        "--trainer.logger", "false",
         "--trainer.enable_progress_bar", "true",
     ]  # fmt: skip
     if last.is_file():
@@ -84,46 +79,24 @@ def _train(out: Path, speaker: Path, settings: DemoSettings) -> Path:
     return last
 
 
-def _mouth_opening(lips: np.ndarray) -> np.ndarray:
-    """lips [..., 40, 3] in canonical units → [...] mean vertical gap of the inner and outer lip mid points."""
-    from zoo.face_indices import LIP_INDICES
+def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
+    """Score MODA on the val split (audio never trained on) against the mean-motion baseline.
 
-    position = {index: i for i, index in enumerate(LIP_INDICES)}
-    gaps = [lips[..., position[b], 1] - lips[..., position[a], 1] for a, b in _MOUTH_PAIRS]
-    return np.mean(gaps, axis=0)
-
-
-def evaluate_lips(checkpoint: Path, speaker: Path) -> dict[str, float]:
-    """Score the lip regressor on the val split (audio never trained on) against the mean-motion baseline.
-
-    Returns the mean lip-point error in canonical units (≈ pixels at the head's depth) of the model and of the
-    baseline that always predicts the train mean, and the correlation of predicted and true mouth opening.
+    Returns the validation metrics of `lightning_modules.moda.MODA` (LMD, LMD-v in pixels, mouth-area IoU, mouth
+    opening correlation, eye/head diversity) and the LMD of the baseline that always predicts the train mean.
     """
-    from datamodules.sequence import MotionDataModule
-    from lightning_modules.lip_regressor import LipRegressor
+    import lightning as L
 
-    model = LipRegressor.load_from_checkpoint(checkpoint, map_location="cpu").eval()
-    data = MotionDataModule([str(speaker)], window=50, stride=10, jitter=0, batch_size=4)
-    data.setup("validate")
-    stats = data.stats[0]
-    mean, std = torch.as_tensor(stats.lips_mean), torch.as_tensor(stats.lips_std)
-    predicted, truth = [], []
-    with torch.inference_mode():
-        for batch in data.val_dataloader():
-            mask = batch["mask"]
-            predicted.append((model(batch["audio"]) * std + mean)[mask])
-            truth.append((batch["lips"] * std + mean)[mask])
-    pred, true = torch.cat(predicted).numpy(), torch.cat(truth).numpy()
-    model_error = float(np.linalg.norm(pred - true, axis=-1).mean())
-    baseline_error = float(np.linalg.norm(stats.lips_mean[None] - true, axis=-1).mean())
-    opening_corr = float(np.corrcoef(_mouth_opening(pred), _mouth_opening(true))[0, 1])
-    return {
-        "val_frames": int(true.shape[0]),
-        "lip_error_model": model_error,
-        "lip_error_mean_baseline": baseline_error,
-        "improvement_over_baseline": 1.0 - model_error / baseline_error,
-        "mouth_opening_correlation": opening_corr,
-    }
+    from datamodules.sequence import MotionDataModule
+    from lightning_modules.moda import MODA
+
+    model = MODA.load_from_checkpoint(checkpoint, map_location="cpu")
+    data = MotionDataModule([str(speaker)], window=100, stride=10, jitter=0, batch_size=4)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.validate(model, datamodule=data, verbose=False)[0]
+    result = {key.removeprefix("val/"): float(value) for key, value in metrics.items()}
+    result["improvement_over_baseline"] = 1.0 - result["lmd"] / result["lmd_mean_baseline"]
+    return result
 
 
 def run_demo(
@@ -139,18 +112,19 @@ def run_demo(
     t = _step(f"1/3 synthetic speaker ({settings.seconds:.0f} s, {settings.size}²)")
     speaker = _synthesize(out, settings)
     print(f"   {time.perf_counter() - t:.1f} s")
-    t = _step(f"2/3 train the lip regressor ({settings.max_steps} steps, CPU)")
+    t = _step(f"2/3 train MODA's motion model, dual attention ({settings.max_steps} steps, CPU)")
     checkpoint = _train(out, speaker, settings)
     print(f"   {time.perf_counter() - t:.1f} s")
     t = _step("3/3 evaluate on held-out audio (the val split)")
-    metrics = evaluate_lips(checkpoint, speaker)
+    metrics = evaluate_motion(checkpoint, speaker)
     metrics["total_seconds"] = time.perf_counter() - started
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(
-        "\n| model | lip error (canonical units) | mouth-opening correlation |\n|---|---|---|\n"
-        f"| mean-motion baseline | {metrics['lip_error_mean_baseline']:.3f} | – |\n"
-        f"| lip regressor | {metrics['lip_error_model']:.3f} | {metrics['mouth_opening_correlation']:.3f} |\n"
-        f"\n{metrics['val_frames']} held-out frames; wrote {out / 'metrics.json'} "
-        f"in {metrics['total_seconds']:.0f} s"
+        "\n| model | lip LMD (px) | LMD-v (px) | mouth IoU | mouth-opening corr | eye / head diversity |\n"
+        "|---|---|---|---|---|---|\n"
+        f"| mean-motion baseline | {metrics['lmd_mean_baseline']:.3f} | – | – | – | 0 / 0 |\n"
+        f"| MODA (dual attention) | {metrics['lmd']:.3f} | {metrics['lmd_v']:.3f} | {metrics['ma']:.3f} | "
+        f"{metrics['mouth_corr']:.3f} | {metrics['div_eyes']:.2g} / {metrics['div_head']:.2g} |\n"
+        f"\nwrote {out / 'metrics.json'} in {metrics['total_seconds']:.0f} s"
     )
     return metrics

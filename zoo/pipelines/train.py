@@ -3,8 +3,8 @@
 Recipes in `configs/` name the module and data classes (`class_path` + `init_args`); trainer and logger presets in
 `configs/trainer/` and `configs/logger/` stack on top with more `--config` flags:
 
-    talkzoo fit --config configs/lip_regressor.yaml --config configs/trainer/ddp_cpu.yaml
-    talkzoo fit --config configs/lip_regressor.yaml --ckpt_path last      # resume a killed run
+    talkzoo fit --config configs/moda.yaml --config configs/trainer/ddp_cpu.yaml
+    talkzoo fit --config configs/moda.yaml --ckpt_path last      # resume a killed run
 """
 
 from __future__ import annotations
