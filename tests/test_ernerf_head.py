@@ -1,0 +1,142 @@
+"""ERNeRFHead + CoarseToFineLPIPS + EMA: the switch to patch LPIPS happens at the configured step (also after a
+resume past it), falls back to patch MSE without AlexNet weights, and EMA weights are used for validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch import Callback
+
+from callbacks.checkpoint import Checkpoint
+from callbacks.coarse_to_fine import CoarseToFineLPIPS
+from callbacks.ema import EMA
+from datamodules.frames import FrameDataModule
+from lightning_modules.ernerf_head import ERNeRFHead
+from zoo.ernerf import HeadField
+from zoo.losses.lpips import backbone_cache_path
+from zoo.rendering import GridSampler
+
+_TORCHVISION_CONVS = ((0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3))
+
+
+@pytest.fixture()
+def hub_dir(tmp_path: Path) -> Iterator[Path]:
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(previous)
+
+
+def _fake_backbone() -> None:
+    """A random AlexNet state dict where torch.hub keeps torchvision's weights (the real file is not here)."""
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for index, out, inp, kernel in _TORCHVISION_CONVS:
+        state[f"features.{index}.weight"] = (
+            torch.randn(out, inp, kernel, kernel, generator=generator) / (inp * kernel * kernel) ** 0.5
+        )
+        state[f"features.{index}.bias"] = torch.zeros(out)
+    path = backbone_cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+
+
+def _module() -> ERNeRFHead:
+    field = HeadField(audio_in=80, levels=2, base_resolution=8, finest_resolution=16, log2_hashmap_size=10, ind_num=64)
+    sampler = GridSampler(backend="torch", resolution=16, n_samples=8, step_size=0.2, occ_threshold=2.0)
+    return ERNeRFHead(field, sampler, cpu_rays_per_step=128, cpu_update_cells=None, patch_size=32, val_chunk=2048)
+
+
+class _Stages(Callback):
+    """Records (global_step, fine stage, LPIPS present) before every training batch, after the switch callback."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, bool, bool]] = []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: ERNeRFHead, batch: object, batch_idx: int) -> None:
+        self.seen.append((trainer.global_step, bool(pl_module.fine_stage), pl_module.lpips is not None))
+
+
+def _fit(speaker: Path, root: Path, max_steps: int, switch: int, ckpt: str | None = None, **trainer_kw: object):
+    stages, c2f = _Stages(), CoarseToFineLPIPS(switch_step=switch)
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=max_steps, max_epochs=-1, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=str(root), limit_val_batches=0, num_sanity_val_steps=0,
+        callbacks=[c2f, stages, Checkpoint(dirpath=str(root / "ckpt"), save_last=True, every_n_train_steps=1)],
+        **trainer_kw,
+    )  # fmt: skip
+    module = _module()
+    data = FrameDataModule(str(speaker), num_workers=0)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt)
+    return module, stages.seen, c2f
+
+
+def test_lpips_switch_at_the_configured_step_and_after_resume(
+    tiny_speaker: Path, tmp_path: Path, hub_dir: Path
+) -> None:
+    _fake_backbone()
+    module, seen, c2f = _fit(tiny_speaker, tmp_path, max_steps=4, switch=2)
+    assert seen == [(0, False, False), (1, False, False), (2, True, True), (3, True, True)]
+    assert c2f.switched_at == 2
+    last = tmp_path / "ckpt" / "last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 4 and bool(state["state_dict"]["fine_stage"])
+    assert not any(key.startswith("lpips.") for key in state["state_dict"]), "frozen LPIPS is not checkpointed"
+
+    module, seen, c2f = _fit(tiny_speaker, tmp_path, max_steps=6, switch=2, ckpt=str(last))
+    assert seen == [(4, True, True), (5, True, True)]  # resumed past the switch: fine stage from the first step
+    assert c2f.switched_at == 4
+
+
+def test_switch_without_weights_falls_back_to_patch_mse(tiny_speaker: Path, tmp_path: Path, hub_dir: Path) -> None:
+    with pytest.warns(UserWarning, match="patch MSE only"):
+        module, seen, _ = _fit(tiny_speaker, tmp_path, max_steps=3, switch=1)
+    assert seen == [(0, False, False), (1, True, False), (2, True, False)]
+
+
+def test_ema_weights_are_swapped_in_for_validation(tiny_speaker: Path, tmp_path: Path) -> None:
+    ema = EMA(decay=0.5, every_n_steps=1)
+
+    class Probe(Callback):
+        def __init__(self) -> None:
+            self.train_value = self.val_value = None
+
+        def on_train_batch_end(self, trainer: L.Trainer, pl_module: ERNeRFHead, *args: object) -> None:
+            self.train_value = pl_module.field.sigma_net.linears[0].weight.detach().clone()
+
+        def on_validation_batch_start(self, trainer: L.Trainer, pl_module: ERNeRFHead, *args: object) -> None:
+            self.val_value = pl_module.field.sigma_net.linears[0].weight.detach().clone()
+
+    probe = Probe()
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=3, max_epochs=-1, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, enable_checkpointing=False, limit_val_batches=1, val_check_interval=3,
+        num_sanity_val_steps=0, callbacks=[probe, ema], default_root_dir=str(tmp_path),
+    )  # fmt: skip
+    module = _module()
+    trainer.fit(module, datamodule=FrameDataModule(str(tiny_speaker), num_workers=0, val_limit=1))
+    shadow = ema.shadow["field.sigma_net.linears.0.weight"]  # swapped back: now holds the EMA again
+    torch.testing.assert_close(probe.val_value, shadow)
+    assert not torch.equal(probe.val_value, probe.train_value)
+    torch.testing.assert_close(module.field.sigma_net.linears[0].weight.detach(), probe.train_value)
+    metrics = trainer.callback_metrics
+    assert {"val/psnr", "val/psnr_head", "val/ssim"} <= set(metrics) and torch.isfinite(metrics["val/psnr"])
+
+
+def test_cpu_preset_stacks_on_the_recipe(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "outputs" / "synth").mkdir(parents=True)
+    (tmp_path / "outputs" / "synth" / "speaker").symlink_to(tiny_speaker)
+    monkeypatch.chdir(tmp_path)
+    configs = ["configs/ernerf_head.yaml", "configs/presets/ernerf_head_cpu.yaml", "configs/trainer/cpu_smoke.yaml"]
+    args = ["fit"] + [part for config in configs for part in ("--config", str(root / config))]
+    assert main(args) == 0
+    state = torch.load(tmp_path / "runs/ernerf_head/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 2
+    assert state["state_dict"]["sampler.estimator.binaries"].shape == (1, 48, 48, 48)

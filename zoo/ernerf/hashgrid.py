@@ -1,0 +1,127 @@
+"""Multiresolution 2-D hash grid and the tri-plane encoder of ER-NeRF (ernerf.md §2.2), in plain torch.
+
+Per level l: scale_l = base·b^l − 1, vertices per side n_l = ceil(scale_l) + 2, position pos = u·scale_l + 0.5
+for u ∈ [0, 1] (align_corners False). A level whose n_l² vertices fit in the table (≤ 2^log2_hashmap_size) is
+stored densely (index x + y·n_l); finer levels hash the vertex (x·1 XOR y·2654435761) mod T. Features are
+interpolated bilinearly from the four surrounding vertices; points outside [0, 1]² get zero features. Gradients
+come from autograd through gather (exact: the output is linear in the table).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+_PRIME = 2654435761
+
+
+class HashGrid2D(nn.Module):
+    """2-D multiresolution hash encoding: [M, 2] in [-bound, bound] → [M, levels·features].
+
+    Args:
+        levels: number of resolutions L (ER-NeRF: 12).
+        features: features per level F (ER-NeRF: 1).
+        base_resolution: coarsest resolution (64).
+        finest_resolution: finest resolution (512·bound); per-level growth b = (finest/base)^(1/(L−1)).
+        log2_hashmap_size: log2 of the entries per level T (14).
+        bound: inputs live in [-bound, bound]².
+        init_std: embeddings are drawn uniformly from ±init_std (1e-4).
+    """
+
+    def __init__(
+        self,
+        levels: int = 12,
+        features: int = 1,
+        base_resolution: int = 64,
+        finest_resolution: int = 512,
+        log2_hashmap_size: int = 14,
+        bound: float = 1.0,
+        init_std: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        self.levels, self.features, self.bound = levels, features, bound
+        growth = math.exp2(math.log2(finest_resolution / base_resolution) / max(levels - 1, 1))
+        table = 2**log2_hashmap_size
+        scales, sides, sizes, offsets = [], [], [], [0]
+        for level in range(levels):
+            scale = math.exp2(level * math.log2(growth)) * base_resolution - 1.0
+            side = math.ceil(scale) + 2  # vertices per side: positions reach ceil(scale) + 1
+            size = min(table, side * side)
+            size = (size + 7) // 8 * 8
+            scales.append(scale)
+            sides.append(side)
+            sizes.append(size)
+            offsets.append(offsets[-1] + size)
+        self.register_buffer("scales", torch.tensor(scales, dtype=torch.float64), persistent=False)
+        self.register_buffer("sides", torch.tensor(sides, dtype=torch.long), persistent=False)
+        self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), persistent=False)
+        self.register_buffer("offsets", torch.tensor(offsets[:-1], dtype=torch.long), persistent=False)
+        dense = [side * side <= size for side, size in zip(sides, sizes, strict=True)]
+        self.register_buffer("dense", torch.tensor(dense), persistent=False)
+        self.embeddings = nn.Parameter(torch.empty(offsets[-1], features).uniform_(-init_std, init_std))
+
+    @property
+    def output_dim(self) -> int:
+        return self.levels * self.features
+
+    def vertex_index(self, level: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Row of `embeddings` holding integer vertex (x, y) of `level` (any shape of int64 tensors)."""
+        return self._index(x, y, self.sides[level], self.sizes[level], self.dense[level]) + self.offsets[level]
+
+    @staticmethod
+    def _index(
+        x: torch.Tensor, y: torch.Tensor, side: torch.Tensor, size: torch.Tensor, dense: torch.Tensor
+    ) -> torch.Tensor:
+        hashed = torch.bitwise_xor(x, y * _PRIME) % size
+        return torch.where(dense, x + y * side, hashed)
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """points [M, 2] in [-bound, bound] → features [M, L·F] (level-major)."""
+        unit = (points + self.bound) / (2 * self.bound)  # [M, 2] in [0, 1]
+        inside = ((unit >= 0) & (unit <= 1)).all(dim=-1)  # [M]
+        unit = unit.clamp(0, 1)
+        scale = self.scales.to(unit.dtype)
+        pos = unit[:, None, :] * scale[None, :, None] + 0.5  # [M, L, 2]
+        corner = pos.floor()
+        frac = pos - corner  # [M, L, 2]
+        corner = corner.long()
+        side, size, dense = self.sides[None, :], self.sizes[None, :], self.dense[None, :]
+        out = 0
+        for dx in (0, 1):
+            for dy in (0, 1):
+                cx, cy = corner[..., 0] + dx, corner[..., 1] + dy  # [M, L]
+                index = self._index(cx, cy, side, size, dense) + self.offsets[None, :]
+                wx = frac[..., 0] if dx else 1 - frac[..., 0]
+                wy = frac[..., 1] if dy else 1 - frac[..., 1]
+                weight = (wx * wy).to(self.embeddings.dtype)  # [M, L]
+                out = out + weight[..., None] * self.embeddings[index]  # [M, L, F]
+        out = out * inside[:, None, None].to(out.dtype)
+        return out.reshape(points.shape[0], self.output_dim)
+
+
+class TriPlaneEncoder(nn.Module):
+    """Three independent 2-D hash grids on the planes xy, yz, xz: [M, 3] → [M, 3·L·F] (ER-NeRF: 36)."""
+
+    def __init__(
+        self,
+        levels: int = 12,
+        features: int = 1,
+        base_resolution: int = 64,
+        finest_resolution: int = 512,
+        log2_hashmap_size: int = 14,
+        bound: float = 1.0,
+    ) -> None:
+        super().__init__()
+        args = (levels, features, base_resolution, finest_resolution, log2_hashmap_size, bound)
+        self.xy, self.yz, self.xz = HashGrid2D(*args), HashGrid2D(*args), HashGrid2D(*args)
+
+    @property
+    def output_dim(self) -> int:
+        return 3 * self.xy.output_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [M, 3] in [-bound, bound]³ → [M, 3·L·F] = cat(xy, yz, xz)."""
+        xz = torch.stack((x[:, 0], x[:, 2]), dim=-1)
+        return torch.cat((self.xy(x[:, :2]), self.yz(x[:, 1:]), self.xz(xz)), dim=-1)
