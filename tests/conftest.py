@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,47 @@ def speaker_copy(tiny_speaker: Path, tmp_path: Path) -> Path:
     target = tmp_path / "speaker"
     shutil.copytree(tiny_speaker, target)
     return target
+
+
+@pytest.fixture()
+def workdir(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory where the recipes' default speaker path `outputs/synth/speaker` is the tiny speaker."""
+    (tmp_path / "outputs" / "synth").mkdir(parents=True)
+    (tmp_path / "outputs" / "synth" / "speaker").symlink_to(tiny_speaker)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture()
+def hub_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty, private torch.hub folder (so no real AlexNet weights are found)."""
+    import torch
+
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(previous)
+
+
+# torchvision's alexnet.features layout: (index, out channels, in channels, kernel).
+_TORCHVISION_ALEXNET_CONVS = ((0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3))
+
+
+@pytest.fixture()
+def fake_alexnet(hub_dir: Path) -> Path:
+    """A random AlexNet state dict in torchvision's format where torch.hub keeps the real (absent) weights."""
+    import torch
+
+    from zoo.losses.lpips import backbone_cache_path
+
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for index, out, inp, kernel in _TORCHVISION_ALEXNET_CONVS:
+        fan_in = inp * kernel * kernel
+        state[f"features.{index}.weight"] = torch.randn(out, inp, kernel, kernel, generator=generator) / fan_in**0.5
+        state[f"features.{index}.bias"] = torch.zeros(out)
+    state["classifier.1.weight"] = torch.zeros(4, 4)  # the classifier is in the real file and ignored
+    path = backbone_cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path

@@ -3,7 +3,6 @@ resume past it), falls back to patch MSE without AlexNet weights, and EMA weight
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -17,32 +16,7 @@ from callbacks.ema import EMA
 from datamodules.frames import FrameDataModule
 from lightning_modules.ernerf_head import ERNeRFHead
 from zoo.ernerf import HeadField
-from zoo.losses.lpips import backbone_cache_path
 from zoo.rendering import GridSampler
-
-_TORCHVISION_CONVS = ((0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3))
-
-
-@pytest.fixture()
-def hub_dir(tmp_path: Path) -> Iterator[Path]:
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    yield tmp_path / "hub"
-    torch.hub.set_dir(previous)
-
-
-def _fake_backbone() -> None:
-    """A random AlexNet state dict where torch.hub keeps torchvision's weights (the real file is not here)."""
-    generator = torch.Generator().manual_seed(0)
-    state = {}
-    for index, out, inp, kernel in _TORCHVISION_CONVS:
-        state[f"features.{index}.weight"] = (
-            torch.randn(out, inp, kernel, kernel, generator=generator) / (inp * kernel * kernel) ** 0.5
-        )
-        state[f"features.{index}.bias"] = torch.zeros(out)
-    path = backbone_cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
 
 
 def _module() -> ERNeRFHead:
@@ -76,9 +50,8 @@ def _fit(speaker: Path, root: Path, max_steps: int, switch: int, ckpt: str | Non
 
 
 def test_lpips_switch_at_the_configured_step_and_after_resume(
-    tiny_speaker: Path, tmp_path: Path, hub_dir: Path
+    tiny_speaker: Path, tmp_path: Path, fake_alexnet: Path
 ) -> None:
-    _fake_backbone()
     module, seen, c2f = _fit(tiny_speaker, tmp_path, max_steps=4, switch=2)
     assert seen == [(0, False, False), (1, False, False), (2, True, True), (3, True, True)]
     assert c2f.switched_at == 2

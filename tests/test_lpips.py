@@ -3,36 +3,12 @@ package and real weights exist) agreement with the reference implementation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from zoo.losses.lpips import LPIPS, AlexFeatures, LPIPSWeightsUnavailable, backbone_cache_path
-
-# torchvision's alexnet.features layout: (index, out, in, kernel).
-_TORCHVISION_CONVS = ((0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3))
-
-
-@pytest.fixture()
-def hub_dir(tmp_path: Path) -> Iterator[Path]:
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    yield tmp_path / "hub"
-    torch.hub.set_dir(previous)
-
-
-def _fake_torchvision_alexnet(path: Path) -> None:
-    generator = torch.Generator().manual_seed(0)
-    state = {}
-    for index, out, inp, kernel in _TORCHVISION_CONVS:
-        fan_in = inp * kernel * kernel
-        state[f"features.{index}.weight"] = torch.randn(out, inp, kernel, kernel, generator=generator) / fan_in**0.5
-        state[f"features.{index}.bias"] = torch.zeros(out)
-    state["classifier.1.weight"] = torch.zeros(4, 4)  # the classifier is present in the real file and ignored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
 
 
 def test_alexnet_feature_shapes() -> None:
@@ -47,8 +23,7 @@ def test_missing_backbone_names_the_cache_file(hub_dir: Path) -> None:
     assert str(backbone_cache_path()) in message and "\n" not in message
 
 
-def test_loads_backbone_from_the_hub_cache(hub_dir: Path) -> None:
-    _fake_torchvision_alexnet(backbone_cache_path())
+def test_loads_backbone_from_the_hub_cache(fake_alexnet: Path) -> None:
     lpips = LPIPS()
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(3, 3, 64, 64, generator=generator)

@@ -25,14 +25,6 @@ DDP = ROOT / "configs" / "trainer" / "ddp_cpu.yaml"
 H = 16
 
 
-@pytest.fixture()
-def workdir(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "outputs" / "synth").mkdir(parents=True)
-    (tmp_path / "outputs" / "synth" / "speaker").symlink_to(tiny_speaker)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _talkzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     return subprocess.run(
