@@ -136,6 +136,30 @@ def _import_ernerf(argv: Sequence[str]) -> int:
     return 0
 
 
+def _generate(argv: Sequence[str]) -> int:
+    """`talkzoo generate --method moda|ernerf ...`: dispatch to the method's generator (each parses its own flags)."""
+    parser = argparse.ArgumentParser(prog="talkzoo generate", add_help=False)
+    parser.add_argument("--method", choices=("moda", "ernerf"))
+    args, rest = parser.parse_known_args(argv)
+    if args.method is None:
+        if any(a in ("-h", "--help") for a in rest):
+            print("usage: talkzoo generate --method {moda,ernerf} --speaker S --audio A.wav --out O.mp4 [...]")
+            print("`talkzoo generate --method M --help` for the options of one method.")
+            return 0
+        raise UserError("generate needs --method moda or --method ernerf")
+    if args.method == "moda":
+        from zoo.pipelines.generate_moda import main as generate_main
+    else:
+        from zoo.pipelines.generate_ernerf import main as generate_main
+    return generate_main(rest)
+
+
+def _evaluate(argv: Sequence[str]) -> int:
+    from zoo.pipelines.evaluate import main as evaluate_main
+
+    return evaluate_main(list(argv))
+
+
 def _lightning(argv: Sequence[str]) -> int:
     from zoo.pipelines.train import run_lightning_cli
 
@@ -156,6 +180,8 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "import-ernerf": (_import_ernerf, "ER-NeRF / RAD-NeRF processed folder -> speaker: talkzoo import-ernerf DIR OUT"),
     "validate": (_validate_speaker, "check a speaker folder (or LightningCLI validate with --config)"),
     "fit": (_lightning, "train a recipe: talkzoo fit --config configs/X.yaml"),
+    "generate": (_generate, "new audio -> video: talkzoo generate --method moda|ernerf --speaker S --audio A --out O"),
+    "evaluate": (_evaluate, "score a video against a speaker: talkzoo evaluate PRED.mp4 SPEAKER [--out metrics.json]"),
     "bench": (_bench, "the performance suite: talkzoo bench [--out bench.json] [--only a,b] [--quick]"),
     "demo": (_demo, "the main job on the embedded synthetic speaker: talkzoo demo [--fast] [--out DIR]"),
     "test": (_lightning, "test a recipe (LightningCLI)"),
