@@ -157,8 +157,12 @@ def write_video(
     crf: int = 18,
     preset: str = "veryfast",
     audio_bitrate: int = 96000,
+    lossless: bool = False,
 ) -> Path:
     """Encode an mp4: h264 (yuv420p; odd sizes padded to even) and, when `audio` is given, an AAC track.
+
+    lossless=True writes libx264rgb at crf 0 (rgb24, no padding): frames decode back bit-exact (e.g. a
+    ground-truth video for `talkzoo evaluate`, where lossy h264 would give a finite PSNR).
 
     frames: iterable of uint8 [H, W, 3] RGB, all the same size. audio: float32 [N] mono in [-1, 1] at
     `sample_rate` (interleaved with the video as it is written). Returns the path. Raises MediaError when
@@ -169,14 +173,16 @@ def write_video(
     first = next(iterator, None)
     if first is None:
         raise MediaError(f"{path}: no frames to write")
-    first = _even(np.asarray(first))
+    pad = (lambda image: image) if lossless else _even
+    first = pad(np.asarray(first))
     height, width = first.shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w", format="mp4") as container:
-        vstream = container.add_stream("libx264", rate=rate)
-        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        vstream.options = {"crf": str(crf), "preset": preset}
+        vstream = container.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
+        vstream.width, vstream.height = width, height
+        vstream.pix_fmt = "rgb24" if lossless else "yuv420p"
+        vstream.options = {"crf": "0" if lossless else str(crf), "preset": preset}
         vstream.thread_type = "AUTO"
         astream = None
         wave = None
@@ -186,7 +192,7 @@ def write_video(
             astream.bit_rate = audio_bitrate
         audio_pos = 0
         for index, image in enumerate(chain([first], iterator)):
-            image = _even(np.asarray(image, dtype=np.uint8))
+            image = pad(np.asarray(image, dtype=np.uint8))
             if image.shape[:2] != (height, width):
                 raise MediaError(
                     f"{path}: frame {index} is {image.shape[1]}x{image.shape[0]}, expected {width}x{height}"

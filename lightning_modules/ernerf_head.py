@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
@@ -25,6 +26,11 @@ from zoo.face_indices import LIP_INDICES
 from zoo.rendering.rays import box_scale, camera_rays, pixel_grid
 from zoo.rendering.samplers import GridSampler, TorchGridSampler
 from zoo.rendering.volume import composite, over, render_rays
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    """float [3, H, W] in [0, 1] → uint8 [H, W, 3]."""
+    return (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 class ERNeRFHead(LightningModule):
@@ -47,6 +53,11 @@ class ERNeRFHead(LightningModule):
         face_ray_fraction: share of the coarse-stage rays drawn inside the face rectangle (landmark bounding box)
             instead of the whole frame. 0 = ER-NeRF (uniform); the CPU preset uses 0.5 so that the mouth, ~1 % of
             the pixels, gets enough rays within a short budget.
+        val_lpips: report val/lpips from the start when the LPIPS weights exist (else from the fine stage on, if
+            ever; a missing backbone is reported once, never faked).
+        val_mouth_metrics: MediaPipe lip points on each render and its ground truth → val/mouth_lmd (px),
+            val/mouth_corr (mouth opening, render vs truth), val/mouth_found (detection rate).
+        val_media_frames: val frames kept for `validation_media()` (callbacks.media_logger.ValidationMedia).
     """
 
     def __init__(
@@ -73,6 +84,9 @@ class ERNeRFHead(LightningModule):
         eye_noise: float = 0.05,
         val_chunk: int = 4096,
         face_ray_fraction: float = 0.0,
+        val_lpips: bool = True,
+        val_mouth_metrics: bool = True,
+        val_media_frames: int = 8,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["field", "sampler"])
@@ -82,6 +96,9 @@ class ERNeRFHead(LightningModule):
         self.register_buffer("fine_stage", torch.zeros((), dtype=torch.bool))  # persisted LPIPS stage flag
         self.lpips: torch.nn.Module | None = None
         self.lpips_ready = False  # set by CoarseToFineLPIPS once the fine stage is configured in this process
+        self._val_lpips: list[torch.nn.Module | None] = []  # lazily built metric (a list: not a submodule)
+        self._mouth: Any = None
+        self._media: dict[str, list[Any]] = {}
 
     # ----------------------------------------------------------------------------------------------- setup
     def setup(self, stage: str) -> None:
@@ -292,6 +309,30 @@ class ERNeRFHead(LightningModule):
         return steps if steps and steps > 0 else 100000
 
     # ------------------------------------------------------------------------------------------ validation
+    def _lpips_metric(self) -> torch.nn.Module | None:
+        """The training LPIPS once switched on, else (val_lpips) one built on first use; None without weights."""
+        if self.lpips is not None:
+            return self.lpips
+        if not self.hparams.val_lpips:
+            return None
+        if not self._val_lpips:
+            from lightning.pytorch.utilities import rank_zero_warn
+
+            from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+
+            try:
+                self._val_lpips.append(LPIPS().to(self.device).eval())
+            except LPIPSWeightsUnavailable as error:
+                rank_zero_warn(f"ERNeRFHead: val/lpips not reported: {error}")
+                self._val_lpips.append(None)
+        return self._val_lpips[0]
+
+    def on_validation_epoch_start(self) -> None:
+        from zoo.metrics.image_mouth import ImageMouthMetrics
+
+        self._mouth = ImageMouthMetrics() if self.hparams.val_mouth_metrics else None
+        self._media = {"render": [], "target": [], "depth": [], "opacity": []}
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self.render_frame(batch)
         image, target = out["image"], batch["image"][0]
@@ -306,9 +347,44 @@ class ERNeRFHead(LightningModule):
             "val/psnr_head": -10 * torch.log10(mse_head.clamp_min(1e-10)),
             "val/ssim": ssim,
         }
-        if self.lpips is not None:
-            metrics["val/lpips"] = self.lpips(image[None], target[None]).mean()
+        lpips = self._lpips_metric()
+        if lpips is not None:
+            metrics["val/lpips"] = lpips(image[None], target[None]).mean()
         self.log_dict(metrics, batch_size=1, prog_bar=True)
+        render_u8, target_u8 = _to_uint8(image), _to_uint8(target)
+        if self._mouth is not None:
+            self._mouth.add(render_u8, target_u8)
+        if len(self._media.get("render", [])) < self.hparams.val_media_frames:
+            self._media["render"].append(render_u8)
+            self._media["target"].append(target_u8)
+            self._media["depth"].append(out["depth"].float().cpu().numpy())
+            self._media["opacity"].append(out["opacity"].float().cpu().numpy())
+
+    def on_validation_epoch_end(self) -> None:
+        if self._mouth is None:
+            return
+        from zoo.metrics.image_mouth import ImageMouthMetrics
+
+        sums = self.trainer.strategy.reduce(self._mouth.sums().to(self.device), reduce_op="sum")
+        self._mouth.close()
+        self._mouth = None
+        if not self.trainer.sanity_checking:
+            values = ImageMouthMetrics.compute(sums.cpu())
+            self.log_dict({f"val/{k}": v for k, v in values.items()}, batch_size=1)
+
+    def validation_media(self) -> dict[str, Any] | None:
+        """The first val frames (callbacks.media_logger protocol, kind "frames"): render / target uint8
+        [N, H, W, 3], depth / opacity float32 [N, H, W]."""
+        if not self._media.get("render"):
+            return None
+        fps = 25.0
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "speaker"):
+            from datamodules.speaker import Speaker
+
+            fps = float(Speaker(datamodule.speaker).meta.fps)
+        media: dict[str, Any] = {k: np.stack(v) for k, v in self._media.items()}
+        return {"kind": "frames", "fps": fps, **media}
 
     # ------------------------------------------------------------------------------------------ optimiser
     def configure_optimizers(self) -> dict[str, Any]:

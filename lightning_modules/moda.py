@@ -27,6 +27,7 @@ from torch import nn
 from datamodules.stats import SpeakerStats
 from zoo.head_motion import head_motion_to_pose
 from zoo.metrics import diversity, landmark_distance, mouth_area_iou, mouth_opening, project_points
+from zoo.metrics.image_mouth import pearson_from_sums
 from zoo.moda import PART_SHAPES, BodyOutput, MotionTails, SubjectEncoder, smooth_time
 
 PARTS = tuple(PART_SHAPES)
@@ -108,6 +109,7 @@ class MODA(LightningModule):
         self.speaker_cameras: list[dict[str, float]] = []
         self._sums: dict[str, float] = {}
         self._diversity: dict[str, float] = {}
+        self._media: dict[str, Any] | None = None
 
     # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
     @property
@@ -213,6 +215,7 @@ class MODA(LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._sums = dict.fromkeys(_SUMS, 0.0)
         self._diversity = {}
+        self._media = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         audio, frames = self._audio(batch)
@@ -223,7 +226,7 @@ class MODA(LightningModule):
         self.log("val/loss", terms["loss"], prog_bar=True, sync_dist=True, batch_size=size)
         self.log("val/lips_mse", terms["lips"], sync_dist=True, batch_size=size)
         if self.speaker_stats:
-            self._accumulate_pixels(pred["lips"], batch)
+            self._accumulate_pixels(pred["lips"], pred["head"], batch)
         if batch_idx == 0 and self.hparams.diversity_samples >= 2:
             samples = [pred] + [
                 self(audio, batch["subject"], frames, temperature, self._generator(10_000 + i))[0]
@@ -240,7 +243,7 @@ class MODA(LightningModule):
         camera = self.speaker_cameras[speaker]
         return project_points(raw, pose, camera["focal"], camera["cx"], camera["cy"])
 
-    def _accumulate_pixels(self, lips: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+    def _accumulate_pixels(self, lips: torch.Tensor, head_pred: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
         sums = self._sums
         for b in range(lips.shape[0]):
             valid = batch["mask"][b]
@@ -251,6 +254,8 @@ class MODA(LightningModule):
             pose = torch.from_numpy(head_motion_to_pose(head)).to(lips.device)
             pred = self._pixels(lips[b][valid], pose, speaker)
             truth = self._pixels(batch["lips"][b][valid], pose, speaker)
+            if self._media is None:
+                self._media = self._media_clip(pred, truth, head, head_pred[b][valid], speaker)
             base = self._pixels(torch.zeros_like(batch["lips"][b][valid]), pose, speaker)
             sums["lmd"] += float(landmark_distance(pred, truth).sum())
             sums["base"] += float(landmark_distance(base, truth).sum())
@@ -267,6 +272,26 @@ class MODA(LightningModule):
             sums["oyy"] += float(ot.square().sum())
             sums["oxy"] += float((op * ot).sum())
 
+    def _media_clip(
+        self, pred: torch.Tensor, truth: torch.Tensor, head: np.ndarray, head_pred: torch.Tensor, speaker: int
+    ) -> dict[str, Any]:
+        """The first val clip for `validation_media` (at most 250 frames): lips in pixels, mouth opening, head."""
+        n = min(250, pred.shape[0])
+        return {
+            "kind": "motion",
+            "fps": float(self.speaker_cameras[speaker].get("fps", 25.0)),
+            "lips_pred": pred[:n].float().cpu().numpy(),
+            "lips_true": truth[:n].float().cpu().numpy(),
+            "mouth_pred": mouth_opening(pred[:n]).float().cpu().numpy(),
+            "mouth_true": mouth_opening(truth[:n]).float().cpu().numpy(),
+            "head_true": head[:n].astype(np.float32),
+            "head_pred": self.speaker_stats[speaker].denormalise("head", head_pred[:n].float().cpu().numpy()),
+        }
+
+    def validation_media(self) -> dict[str, Any] | None:
+        """The first val clip (callbacks.media_logger protocol, kind "motion"), None before validation."""
+        return self._media
+
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
@@ -279,9 +304,7 @@ class MODA(LightningModule):
             self.log("val/lmd_mean_baseline", s["base"] / n)
             self.log("val/ma", s["ma"] / n)
             self.log("val/lmd_v", s["lmd_v"] / max(s["lmd_v_pairs"], 1.0))
-            cov = s["oxy"] / n - s["ox"] * s["oy"] / n**2
-            var_x, var_y = s["oxx"] / n - (s["ox"] / n) ** 2, s["oyy"] / n - (s["oy"] / n) ** 2
-            self.log("val/mouth_corr", cov / math.sqrt(var_x * var_y) if var_x > 0 and var_y > 0 else 0.0)
+            self.log("val/mouth_corr", pearson_from_sums(n, s["ox"], s["oy"], s["oxx"], s["oyy"], s["oxy"]))
         if self._diversity:
             for part, value in self._diversity.items():
                 self.log(f"val/div_{part}", value, sync_dist=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch import Callback
@@ -98,6 +99,12 @@ def test_ema_weights_are_swapped_in_for_validation(tiny_speaker: Path, tmp_path:
     torch.testing.assert_close(module.field.sigma_net.linears[0].weight.detach(), probe.train_value)
     metrics = trainer.callback_metrics
     assert {"val/psnr", "val/psnr_head", "val/ssim"} <= set(metrics) and torch.isfinite(metrics["val/psnr"])
+    assert 0.0 <= float(metrics["val/mouth_found"]) <= 1.0  # MediaPipe on render and truth
+    media = module.validation_media()
+    assert media is not None and media["kind"] == "frames"
+    height, width = media["target"].shape[1:3]
+    assert media["render"].shape == (1, height, width, 3) and media["render"].dtype == np.uint8
+    assert media["depth"].shape == media["opacity"].shape == (1, height, width)
 
 
 def test_cpu_preset_stacks_on_the_recipe(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,12 @@ def test_validation_logs_pixel_metrics_and_diversity(tiny_speaker: Path) -> None
         assert key in metrics and np.isfinite(metrics[key]), key
     assert metrics["val/lmd"] > 0 and 0 <= metrics["val/ma"] <= 1
     assert metrics["val/div_head"] > 0
+    media = model.validation_media()  # the first val clip, for callbacks.media_logger.ValidationMedia
+    assert media is not None and media["kind"] == "motion"
+    frames = media["lips_true"].shape[0]
+    assert media["lips_pred"].shape == (frames, 40, 2) and media["mouth_pred"].shape == (frames,)
+    assert media["head_pred"].shape == media["head_true"].shape == (frames, 7)
+    assert np.isfinite(media["lips_pred"]).all() and (media["mouth_true"] >= 0).all()
 
     lstm, trainer = _trained(tiny_speaker, _model("lstm"))
     metrics = trainer.validate(lstm, datamodule=trainer.datamodule, verbose=False)[0]

@@ -19,6 +19,8 @@ class DualAttention(nn.Module):
         decoder self-attention causal (False: bidirectional, as the original effectively was).
         motion_dim: > 0 makes ProbAttn a conditional VAE whose training posterior sees the target motion of that
         size (eyes + head + torso = 180 + 7 + 54 = 241); 0 is the public code's prior-only VAE.
+        aligned_latent: ProbAttn's decoder also gets its latent frame by frame (see zoo.moda.ProbAttn).
+        prior_boost: KL balancing of the conditional VAE (see zoo.moda.ProbAttn).
     """
 
     def __init__(
@@ -32,11 +34,23 @@ class DualAttention(nn.Module):
         slope: float = 2.0**-8,
         causal_prob: bool = False,
         motion_dim: int = 0,
+        aligned_latent: bool = False,
+        prior_boost: float = 1.0,
     ) -> None:
         super().__init__()
         self.in_dim, self.out_dim, self.motion_dim = hidden, 2 * hidden, motion_dim
         self.spec = SpecAttn(hidden, heads, layers, ffn, dropout, period, slope)
-        self.prob = ProbAttn(hidden, heads, layers, ffn, dropout, causal=causal_prob, motion_dim=motion_dim)
+        self.prob = ProbAttn(
+            hidden,
+            heads,
+            layers,
+            ffn,
+            dropout,
+            causal=causal_prob,
+            motion_dim=motion_dim,
+            aligned_latent=aligned_latent,
+            prior_boost=prior_boost,
+        )
 
     def forward(
         self,

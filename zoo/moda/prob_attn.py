@@ -41,6 +41,12 @@ class ProbAttn(nn.Module):
         hidden: d. heads, layers (encoder and decoder each), ffn, dropout: transformer settings.
         latent: size of the per-frame latent (MODA: = d). causal: boolean causal mask in the decoder self-attention.
         motion_dim: size of the per-frame target motion the posterior sees in training (0: MODA's prior-only VAE).
+        aligned_latent: also add Linear(z) to the decoder's target frame by frame. MODA feeds z only as the
+            cross-attention memory, so frame t can read its own latent only through a learned, sharp diagonal
+            attention; short events carried by z (blinks: 4–6 frames) are then not learned in a CPU budget.
+        prior_boost: conditional mode only: the learned prior's share of the KL gradient, × this (KL balancing).
+            With a small kl_weight the prior otherwise learns far slower than the posterior, and samples of an
+            untrained prior carry none of the variation the posterior encodes. 1 = the plain KL gradient.
     """
 
     def __init__(
@@ -53,10 +59,13 @@ class ProbAttn(nn.Module):
         latent: int | None = None,
         causal: bool = False,
         motion_dim: int = 0,
+        aligned_latent: bool = False,
+        prior_boost: float = 1.0,
     ) -> None:
         super().__init__()
         latent = latent or hidden
         self.hidden, self.causal, self.motion_dim = hidden, causal, motion_dim
+        self.aligned_latent, self.prior_boost = aligned_latent, prior_boost
         self.dropout = nn.Dropout(dropout)
         enc_layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(enc_layer, layers, enable_nested_tensor=False)
@@ -91,7 +100,10 @@ class ProbAttn(nn.Module):
         mu, logvar = self._encode(e)
         if self.motion_in is not None and motion is not None:
             mu_q, logvar_q = self._encode(e + self.motion_in(motion))
-            kl = gaussian_kl(mu_q, logvar_q, mu, logvar).mean(-1)
+            # value KL(q ‖ p); gradient 1× into the posterior, prior_boost× into the prior (KL balancing)
+            to_posterior = gaussian_kl(mu_q, logvar_q, mu.detach(), logvar.detach())
+            to_prior = gaussian_kl(mu_q.detach(), logvar_q.detach(), mu, logvar)
+            kl = (to_posterior + self.prior_boost * (to_prior - to_prior.detach())).mean(-1)
             mu, logvar = mu_q, logvar_q
         else:
             kl = gaussian_kl(mu, logvar).mean(-1) if self.motion_in is None else torch.zeros_like(mu[..., 0])
@@ -101,5 +113,7 @@ class ProbAttn(nn.Module):
         else:
             z = mu
         mask = causal_mask(length, device) if self.causal else None
-        decoded = self.decoder(e, self.from_latent(z), tgt_mask=mask, tgt_is_causal=self.causal)
+        memory = self.from_latent(z)
+        target = e + memory if self.aligned_latent else e
+        decoded = self.decoder(target, memory, tgt_mask=mask, tgt_is_causal=self.causal)
         return self.out(decoded), mu, logvar, kl
