@@ -75,3 +75,19 @@ def over(rgba: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     """Straight-alpha layer over a background along the last axis: rgba [..., 4], background [..., 3] → [..., 3]."""
     alpha = rgba[..., 3:]
     return rgba[..., :3] * alpha + background * (1 - alpha)
+
+
+def composite_portrait(
+    head_color: torch.Tensor,
+    head_opacity: torch.Tensor,
+    torso_rgb: torch.Tensor,
+    torso_alpha: torch.Tensor,
+    background: torch.Tensor,
+) -> torch.Tensor:
+    """Full portrait, ernerf.md §4: background → torso (straight alpha) → head (premultiplied volume render).
+
+    head_color [R, 3] = Σ w c, head_opacity [R] = Σ w, torso_rgb [R, 3], torso_alpha [R], background [R, 3]
+    → clamp(head + (1 − Σ w)·(rgb_t·α_t + bg·(1 − α_t)), 0, 1) [R, 3].
+    """
+    torso_over_bg = over(torch.cat((torso_rgb, torso_alpha[:, None]), dim=-1), background)
+    return composite(head_color, head_opacity, torso_over_bg)
