@@ -54,6 +54,7 @@ def test_ground_truth_scores_perfectly(ground_truth: Path, speaker128: Path, hub
     assert r["frames"]["compared"] == 75 and r["resized"] is None
     assert r["psnr"] == math.inf and r["identical_frames"] == 75 and r["ssim"] == pytest.approx(1.0)
     assert r["detection"]["pred"] == 1.0 and r["lmd"] == 0.0 and r["lmd_v"] == 0.0 and r["mouth_iou"] == 1.0
+    assert r["mouth_corr"] > 0.999
     assert r["sync"]["offset"] == 0 and r["sync"]["raw_lag"] == -1 and r["sync"]["confidence"] > 0.3
     assert r["audio"]["offset_frames"] == 0 and r["audio"]["match"] > 0.99
     assert r["niqe_pred"] == r["niqe_gt"] and 2 < r["niqe_pred"] < 15

@@ -52,6 +52,24 @@ def test_every_recipe_fits_two_steps(recipe: Path, workdir: Path) -> None:
     assert state["global_step"] == 2
 
 
+DDP_RECIPES = [r for r in RECIPES if not r.stem.startswith("moda")]  # MODA's DDP test (+ reload) is in test_moda.py
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", DDP_RECIPES, ids=[r.stem for r in DDP_RECIPES])
+def test_every_recipe_fits_with_ddp_on_two_cpu_processes(recipe: Path, workdir: Path) -> None:
+    if recipe.stem == "ernerf_torso":  # its frozen head comes from runs/ernerf_head (one process is enough)
+        assert main(["fit", "--config", str(ROOT / "configs" / "ernerf_head.yaml"), "--config", str(SMOKE)]) == 0
+    ddp = ROOT / "configs" / "trainer" / "ddp_cpu.yaml"
+    preset = ROOT / "configs" / "presets" / f"{recipe.stem}_cpu.yaml"  # CPU sizes where the recipe has them
+    configs = [recipe, *([preset] if preset.is_file() else []), SMOKE, ddp]
+    result = _talkzoo("fit", *[arg for config in configs for arg in ("--config", str(config))], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stdout + result.stderr
+    last = next(workdir.glob(f"runs/{recipe.stem}*/checkpoints/last.ckpt"), None) or _checkpoints(workdir)[-1]
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 2
+
+
 @pytest.mark.parametrize("logger", ["wandb_offline", "tensorboard"])
 def test_logger_presets(logger: str, workdir: Path) -> None:
     recipe = ROOT / "configs" / "moda.yaml"

@@ -109,7 +109,7 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
     """LMD, centred LMD, LMD-v and mouth-area IoU over frames detected in both; [N, 40, 2] with NaN = missed."""
     import torch
 
-    from zoo.metrics.landmarks import landmark_distance, mouth_area_iou
+    from zoo.metrics.landmarks import landmark_distance, mouth_area_iou, mouth_opening, pearson
 
     n = len(lips_pred)
     found_p = ~np.isnan(lips_pred).any(axis=(1, 2))
@@ -122,7 +122,7 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
             f"MediaPipe found the face in {found_p.sum()}/{n} predicted and {found_t.sum()}/{n} ground-truth "
             f"frames (need both in ≥ {min_detection:.0%})"
         )
-        return {**out, "lmd": reason, "lmd_centred": reason, "lmd_v": reason, "mouth_iou": reason}
+        return {**out, **dict.fromkeys(("lmd", "lmd_centred", "lmd_v", "mouth_iou", "mouth_corr"), reason)}
     p, t = torch.from_numpy(lips_pred[both]), torch.from_numpy(lips_true[both])
     centred = landmark_distance(p - p.mean(dim=1, keepdim=True), t - t.mean(dim=1, keepdim=True))
     pairs = both[1:] & both[:-1]
@@ -138,6 +138,7 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
         "lmd_centred": float(centred.mean()),
         "lmd_v": lmd_v,
         "mouth_iou": float(np.mean(mouth_area_iou(p, t))),
+        "mouth_corr": pearson(mouth_opening(p), mouth_opening(t)),
     }
 
 
@@ -384,6 +385,7 @@ def format_table(result: dict[str, Any]) -> str:
         ("LMD, mean-centred (px) ↓", show(result["lmd_centred"])),
         ("LMD-v (px) ↓", show(result["lmd_v"])),
         ("mouth-area IoU ↑", show(result["mouth_iou"])),
+        ("mouth opening corr. with gt ↑", show(result["mouth_corr"])),
         ("face detected pred / gt", f"{result['detection']['pred']:.0%} / {result['detection']['gt']:.0%}"),
         ("NIQE pred / gt ↓", f"{show(result['niqe_pred'])} / {show(result['niqe_gt'])}"),
     ]

@@ -1,0 +1,334 @@
+"""MODA's per-speaker portrait renderer (moda.md §5): condition image + reference image + TPE → frame, trained with
+L1, a perceptual term, LSGAN on a multi-scale PatchGAN and discriminator feature matching.
+
+Batch (datamodules.portrait.PortraitDataModule): `condition`, `reference`, `image` float32 [B, 3, H, W] in [0, 1],
+`index` int64 [B] (frame numbers; TPE ids = zoo.portrait.tpe_index(index, num_train), the same map as inference).
+
+Optimisation is manual: per batch one discriminator step, then one generator step, so `trainer.global_step` (and
+`trainer.max_steps`) counts 2 optimizer steps per batch when a discriminator is used (1 without).
+Perceptual term (`perceptual`): "lpips" (zoo.losses.lpips; when its weights are not available offline, the module
+prints a clear notice and falls back to "feature_matching") or "feature_matching" (no extra term: the feature
+matching loss, weighted by fm_weight, is the perceptual signal).
+Validation: `val/psnr`, `val/ssim` (torchmetrics, images in [0, 1]), `val/l1`, and `val/psnr_reference` (the
+reference image as the prediction: the trivial baseline). Inference needs no data: the speaker's camera, render
+size, line thickness, train-frame count and reference image are stored in the checkpoint (`portrait_speaker`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, tpe_index, tpe_planes
+
+PERCEPTUAL = ("lpips", "feature_matching")
+
+
+class PortraitRenderer(LightningModule):
+    """The V stage of MODA with an injected generator and (optional) discriminator.
+
+    Args:
+        generator: [B, 6 + TPE planes, H, W] in [-1, 1] → [B, 3, H, W] in (-1, 1) (`zoo.portrait.UNetGenerator`).
+        discriminator: [B, generator in + 3, H, W] → scales of feature maps (`zoo.portrait.MultiscaleDiscriminator`)
+            or None (L1 + LPIPS only: no GAN, no feature matching).
+        l1_weight: L1 weight (MODA 100). perceptual: "lpips" or "feature_matching". perceptual_weight: LPIPS weight
+            (MODA: 10 on VGG19; LPIPS here). gan_weight: LSGAN generator weight (1). fm_weight: feature matching (10).
+        d_real_weight: weight of the real term in the discriminator loss (MODA 0.666; fake gets 1 − it).
+        lr, betas: Adam for both networks (MODA 1e-4, (0.5, 0.999)). decay_after: fraction of the run after which
+            the learning rate decays linearly to 0 (1.0 = constant, MODA's effective schedule).
+        tpe_scale, tpe_octaves: TPE t = id / tpe_scale, 1 + 2·octaves planes (MODA 1000, 6).
+        residual: predict the frame as reference + 2·generator(x) (the generator's last convolution starts at zero,
+            so training starts from the reference image) instead of generator(x) (MODA). Learns much faster on CPU
+            budgets; off in the paper recipe.
+        mouth_weight: weight of an extra L1 inside the box around the lips (batch `mouth`; 0 = off, as MODA, whose
+            mouth mask was unused). The mouth is a few percent of the frame, so the full-frame L1 barely sees it.
+        media_frames: frames of the first val batch kept for `validation_media`.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module | None = None,
+        l1_weight: float = 100.0,
+        perceptual: str = "lpips",
+        perceptual_weight: float = 10.0,
+        gan_weight: float = 1.0,
+        fm_weight: float = 10.0,
+        d_real_weight: float = 0.666,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        decay_after: float = 1.0,
+        tpe_scale: float = 1000.0,
+        tpe_octaves: int = 6,
+        residual: bool = False,
+        mouth_weight: float = 0.0,
+        media_frames: int = 16,
+    ) -> None:
+        super().__init__()
+        with warnings.catch_warnings():  # the injected modules are kept as class_path/init_args for reloading
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
+            self.save_hyperparameters()
+        if perceptual not in PERCEPTUAL:
+            raise ValueError(f"perceptual must be one of {', '.join(PERCEPTUAL)}, got {perceptual!r}")
+        in_channels = 6 + tpe_channels(tpe_octaves)
+        if getattr(generator, "in_channels", in_channels) != in_channels:
+            raise ValueError(
+                f"generator.in_channels = {generator.in_channels} but condition 3 + reference 3 + TPE "
+                f"{tpe_channels(tpe_octaves)} = {in_channels}: set generator.init_args.in_channels: {in_channels}"
+            )
+        if discriminator is not None and getattr(discriminator, "in_channels", in_channels + 3) != in_channels + 3:
+            raise ValueError(
+                f"discriminator.in_channels = {discriminator.in_channels}, expected {in_channels + 3} "
+                "(generator input + 3 image channels)"
+            )
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        if residual:
+            last = [m for m in generator.modules() if isinstance(m, nn.Conv2d)][-1]
+            nn.init.zeros_(last.weight)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
+        self.perceptual = perceptual
+        self._lpips: list[nn.Module] = []  # a list, not a submodule: frozen and never checkpointed
+        self.psnr = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.psnr_reference = PeakSignalNoiseRatio(data_range=1.0)
+        self.speaker_info: dict[str, Any] = {}
+        self._media: dict[str, np.ndarray] | None = None
+
+    # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
+    def setup(self, stage: str) -> None:
+        if self._trainer is not None and self.discriminator is not None:
+            allow_two_backward_passes(self.trainer)
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None and getattr(datamodule, "camera", None) is not None:
+            height, width = datamodule.render_size
+            reference = (datamodule.train_set.reference() * 255).round().byte().permute(1, 2, 0)
+            self.set_speaker(
+                datamodule.camera,
+                height,
+                width,
+                datamodule.thickness,
+                datamodule.num_train,
+                reference.numpy(),
+                fps=float(datamodule.train_set.speaker.meta.fps),
+                name=datamodule.train_set.speaker.name,
+            )
+        if stage == "fit" and self.perceptual == "lpips" and not self._lpips:
+            self._lpips = _load_lpips()
+            if not self._lpips:
+                self.perceptual = "feature_matching"
+
+    def set_speaker(
+        self,
+        camera: Camera,
+        height: int,
+        width: int,
+        thickness: int,
+        num_train: int,
+        reference: np.ndarray,
+        fps: float = 25.0,
+        name: str = "",
+    ) -> None:
+        """What inference needs of the speaker: camera (own size), render size, line thickness, train frames (TPE id
+        range), reference image uint8 [H, W, 3], fps and name."""
+        self.speaker_info = {
+            "camera": camera.to_dict(),
+            "height": int(height),
+            "width": int(width),
+            "thickness": int(thickness),
+            "num_train": int(num_train),
+            "reference": torch.as_tensor(np.asarray(reference, dtype=np.uint8)).clone(),
+            "fps": float(fps),
+            "name": str(name),
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["portrait_speaker"] = self.speaker_info
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.speaker_info = dict(checkpoint.get("portrait_speaker", {}))
+
+    @property
+    def camera(self) -> Camera:
+        return Camera.from_dict(self.speaker_info["camera"])
+
+    # ---- model ------------------------------------------------------------------------------------------------
+    def generator_input(self, condition: torch.Tensor, reference: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """condition, reference [B, 3, H, W] in [0, 1], TPE ids [B] → [B, 6 + TPE planes, H, W] (images in [-1, 1])."""
+        height, width = condition.shape[-2:]
+        planes = tpe_planes(ids, height, width, self.hparams.tpe_scale, self.hparams.tpe_octaves)
+        return torch.cat([condition * 2 - 1, reference * 2 - 1, planes.to(condition)], dim=1)
+
+    def tpe_ids(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frame numbers [B] → TPE ids [B] on the module's device (zoo.portrait.tpe_index)."""
+        ids = tpe_index(frames, int(self.speaker_info.get("num_train", 1)))
+        return torch.as_tensor(ids, device=self.device)
+
+    def synthesise(self, x: torch.Tensor) -> torch.Tensor:
+        """Generator input [B, C, H, W] → frames [B, 3, H, W] in [-1, 1] (unclamped in residual mode)."""
+        y = self.generator(x)
+        if self.hparams.residual:
+            return x[:, 3:6] + 2 * y
+        return y
+
+    def forward(self, condition: torch.Tensor, reference: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """condition, reference [B, 3, H, W] in [0, 1], frame numbers [B] → frames [B, 3, H, W] in [0, 1]."""
+        x = self.generator_input(condition, reference, self.tpe_ids(frames))
+        return ((self.synthesise(x).float() + 1) / 2).clamp(0, 1)
+
+    @torch.inference_mode()
+    def render(self, conditions: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Inference: condition images uint8 [N, H, W, 3] and their frame numbers [N] → uint8 [N, H, W, 3]."""
+        if not self.speaker_info:
+            raise RuntimeError("PortraitRenderer has no speaker: train it or load a checkpoint saved by training")
+        # contiguous NCHW: a channels-last input would make every convolution take the slow channels-last path
+        cond = torch.from_numpy(np.ascontiguousarray(conditions)).to(self.device).permute(0, 3, 1, 2).contiguous()
+        cond = cond.float() / 255
+        ref = self.speaker_info["reference"].to(self.device).permute(2, 0, 1).contiguous().float().div(255)
+        out = self(cond, ref.expand(cond.shape[0], -1, -1, -1), torch.as_tensor(frames))
+        return (out.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+    # ---- training ---------------------------------------------------------------------------------------------
+    def _judge(self, x: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
+        assert self.discriminator is not None
+        return self.discriminator(torch.cat([x, image], dim=1))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        hp = self.hparams
+        optimizers = self.optimizers()
+        opt_g, opt_d = (optimizers, None) if self.discriminator is None else optimizers
+        x = self.generator_input(batch["condition"], batch["reference"], self.tpe_ids(batch["index"]))
+        real = batch["image"] * 2 - 1
+        fake = self.synthesise(x)
+        size = x.shape[0]
+        terms: dict[str, torch.Tensor] = {}
+        if opt_d is not None:
+            d_real = self._judge(x, real)
+            d_fake = self._judge(x, fake.detach())
+            terms["d_real"], terms["d_fake"] = lsgan(d_real, True), lsgan(d_fake, False)
+            loss_d = hp.d_real_weight * terms["d_real"] + (1 - hp.d_real_weight) * terms["d_fake"]
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+            terms["d_loss"] = loss_d.detach()
+        terms["l1"] = (fake.float() - real).abs().mean()
+        loss = hp.l1_weight * terms["l1"]
+        if hp.mouth_weight > 0 and "mouth" in batch:
+            mask = batch["mouth"]
+            error = ((fake.float() - real).abs() * mask).sum() / (3 * mask.sum()).clamp_min(1.0)
+            terms["mouth_l1"] = error
+            loss = loss + hp.mouth_weight * error
+        if self._lpips and self.perceptual == "lpips":
+            lpips = self._lpips[0].to(self.device)
+            with torch.autocast(device_type=self.device.type, enabled=False):  # unit-normalised features: fp32
+                terms["lpips"] = lpips((fake.float() + 1) / 2, batch["image"].float()).mean()
+            loss = loss + hp.perceptual_weight * terms["lpips"]
+        if opt_d is not None:
+            self.discriminator.requires_grad_(False)
+            d_fake = self._judge(x, fake)
+            terms["gan"], terms["fm"] = lsgan(d_fake, True), feature_matching(d_fake, d_real)
+            loss = loss + hp.gan_weight * terms["gan"] + hp.fm_weight * terms["fm"]
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if opt_d is not None:
+            self.discriminator.requires_grad_(True)
+        opt_g.step()
+        for scheduler in self._schedulers():
+            scheduler.step()
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=size)
+        for key, value in terms.items():
+            self.log(f"train/{key}", value.detach(), batch_size=size)
+        return loss.detach()
+
+    def _schedulers(self) -> list[Any]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return list(schedulers) if isinstance(schedulers, list) else [schedulers]
+
+    # ---- validation -------------------------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._media = None
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        pred = self(batch["condition"], batch["reference"], batch["index"]).clamp(0, 1)
+        target = batch["image"].float()
+        size = target.shape[0]
+        self.psnr(pred, target)
+        self.ssim(pred, target)
+        self.psnr_reference(batch["reference"].float(), target)
+        self.log("val/psnr", self.psnr, prog_bar=True, batch_size=size)
+        self.log("val/ssim", self.ssim, batch_size=size)
+        self.log("val/psnr_reference", self.psnr_reference, batch_size=size)
+        self.log("val/l1", (pred - target).abs().mean(), sync_dist=True, batch_size=size)
+        if batch_idx == 0:
+            keep = int(self.hparams.media_frames)
+
+            def u8(images: torch.Tensor) -> np.ndarray:
+                return (images[:keep].clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+            self._media = {"render": u8(pred), "target": u8(target), "condition": u8(batch["condition"])}
+
+    def validation_media(self) -> dict[str, Any] | None:
+        """The first val batch (≤ media_frames): {"kind": "frames", fps, render, target, condition} (uint8 NHWC)."""
+        if self._media is None:
+            return None
+        return {"kind": "frames", "fps": float(self.speaker_info.get("fps", 25.0)), **self._media}
+
+    # ---- optimisation -----------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        betas = tuple(hp.betas)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=betas)
+        optimizers = [opt_g]
+        if self.discriminator is not None:
+            optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=betas))
+        batches = max(1, int(self.trainer.estimated_stepping_batches))
+        if self.trainer.max_steps and self.trainer.max_steps > 0:
+            batches = max(1, batches // len(optimizers))  # max_steps counts every optimizer's steps
+        start = float(hp.decay_after) * batches
+
+        def factor(step: int) -> float:
+            if step < start:
+                return 1.0
+            return max(0.0, 1.0 - (step - start) / max(1.0, batches - start))
+
+        if hp.decay_after >= 1.0:
+            return optimizers
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+        return optimizers, schedulers
+
+
+def allow_two_backward_passes(trainer: Any) -> None:
+    """GAN steps run two backward passes per batch (D, then G), each leaving the other network without gradients;
+    plain DDP rejects that, so switch on DDP's unused-parameter detection before the strategy wraps the module
+    (called from `setup`, which runs before the wrapping)."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    strategy = getattr(trainer, "strategy", None)
+    if isinstance(strategy, DDPStrategy):
+        strategy._ddp_kwargs["find_unused_parameters"] = True
+
+
+def _load_lpips() -> list[nn.Module]:
+    """[LPIPS] when its weights load, else [] after printing why (the caller falls back to feature matching)."""
+    from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+
+    try:
+        return [LPIPS().eval()]
+    except LPIPSWeightsUnavailable as exc:
+        message = f"PortraitRenderer: LPIPS weights unavailable ({exc}); falling back to perceptual: feature_matching"
+        warnings.warn(message, stacklevel=2)
+        print(message, flush=True)
+        return []
+
+
+__all__ = ["PERCEPTUAL", "PortraitRenderer"]
