@@ -17,17 +17,15 @@ Only the entries named in `keys` are loaded (`index` always is).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Sampler
 
 from datamodules.alignment import feature_windows
 from datamodules.boundary import check_feature, open_speaker
+from datamodules.lazy_speaker import LazySpeakerDataset
 from datamodules.resize import resize_image, resize_labels, scale_intrinsics, scale_landmarks, target_size
 from datamodules.sampling import SeededShuffleSampler
-from datamodules.speaker import Speaker
 from datamodules.split_module import SplitDataModule
 
 FRAME_KEYS = ("image", "parsing", "torso", "background", "pose", "intrinsics", "blink", "landmarks", "audio")
@@ -38,7 +36,7 @@ def _chw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
-class FrameDataset(Dataset):
+class FrameDataset(LazySpeakerDataset):
     """Frames `frames` of one speaker; images stream from disk, arrays are memmapped lazily per worker."""
 
     def __init__(
@@ -63,21 +61,9 @@ class FrameDataset(Dataset):
         self.audio_window = audio_window
         self.audio_context = audio_context
         self.size = size
-        self._cache: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_cache"] = {}  # memmaps and the background are reopened in each worker
-        return state
 
     def __len__(self) -> int:
         return len(self.frames)
-
-    @property
-    def speaker(self) -> Speaker:
-        if "speaker" not in self._cache:
-            self._cache["speaker"] = Speaker(self.root)
-        return self._cache["speaker"]
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -12,13 +12,12 @@ Train = the speaker's train split, val = its val split (the last 1/11 of the fra
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Sampler
 
 from datamodules.boundary import open_speaker
+from datamodules.lazy_speaker import LazySpeakerDataset
 from datamodules.resize import resize_image, target_size
 from datamodules.sampling import SeededShuffleSampler
 from datamodules.speaker import Speaker
@@ -50,7 +49,7 @@ def _chw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
-class PortraitDataset(Dataset):
+class PortraitDataset(LazySpeakerDataset):
     """Frames `frames` of one speaker at (height, width); arrays memmapped lazily per worker."""
 
     def __init__(
@@ -59,21 +58,9 @@ class PortraitDataset(Dataset):
         self.root, self.frames = str(root), list(frames)
         self.height, self.width = height, width
         self.reference_frame, self.thickness = reference_frame, thickness
-        self._cache: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_cache"] = {}
-        return state
 
     def __len__(self) -> int:
         return len(self.frames)
-
-    @property
-    def speaker(self) -> Speaker:
-        if "speaker" not in self._cache:
-            self._cache["speaker"] = Speaker(self.root)
-        return self._cache["speaker"]
 
     def _camera(self) -> Camera:
         return speaker_camera(self.speaker).scaled(self.height, self.width)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from test_ernerf_torso import fit_tiny_head  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from datamodules.media import probe_video
 from zoo.cli import main
@@ -18,19 +19,6 @@ FPS = 25.0
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "trainer" / "cpu_smoke.yaml"
 SIZE = 32
-
-
-def fit_tiny_head(speaker: Path, root: Path) -> Path:
-    """A 2-step `talkzoo fit` head run (CPU preset, SIZE², 8 samples a ray) → its last.ckpt."""
-    args = [
-        "fit", "--config", str(ROOT / "configs" / "ernerf_head.yaml"),
-        "--config", str(ROOT / "configs" / "presets" / "ernerf_head_cpu.yaml"), "--config", str(SMOKE),
-        "--trainer.default_root_dir", str(root / "ernerf_head"),
-        "--data.init_args.speaker", str(speaker), "--data.init_args.size", str(SIZE),
-        "--model.init_args.sampler.init_args.n_samples", "8", "--model.init_args.cpu_rays_per_step", "256",
-    ]  # fmt: skip
-    assert main(args) == 0
-    return root / "ernerf_head" / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")

@@ -64,10 +64,11 @@ def _demo(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--fast", action="store_true", help="smaller speaker and budget (minutes on 2 cores)")
     parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo); resumable")
+    parser.add_argument("--pictures", default=None, help="also copy the PNGs here (the README's: docs/images)")
     args = parser.parse_args(argv)
     from zoo.pipelines.demo import run_demo
 
-    run_demo(args.out, fast=args.fast)
+    run_demo(args.out, fast=args.fast, pictures=args.pictures)
     return 0
 
 

@@ -1,35 +1,57 @@
 """`talkzoo demo`: the main job, end to end on the embedded synthetic speaker, offline, resumable.
 
-Today: synthesise a speaker → validate it → train MODA's motion model (configs/moda.yaml with the CPU preset)
-through LightningCLI → score it on held-out audio against the mean-motion baseline → print a table and write
-`metrics.json`. Each step skips what is already done; training resumes from its last checkpoint.
+1. synthesise a talking video (a real face photo + bundled speech) → `synth/raw.mp4` (+ its exact ground truth);
+2. preprocess that video with the real pipeline (`talkzoo preprocess`) → `speaker/`, the folder a user would get;
+3. train MODA (motion, FaCo-Net, renderer) and ER-NeRF (head, torso) on the train split through LightningCLI;
+4. generate both methods from the held-out audio (the val split: never trained on) → `moda.mp4`, `ernerf.mp4`;
+5. `side_by_side.mp4` (ground truth | MODA | ER-NeRF, with the audio), `frame_grid.png`, `mouth_opening.png`,
+   `talkzoo evaluate` of each video and MODA's motion metrics → a printed table and `metrics.json`.
+
+Every step skips what is done: training resumes from its last checkpoint, videos are kept once written.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from zoo.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = REPO_ROOT / "configs"
+PICTURES = ("frame_grid.png", "mouth_opening.png")
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Budgets of one demo run (full or --fast)."""
+    """Budgets of one demo run (full or --fast). Steps count optimiser steps as Lightning does (the GAN recipes
+    take 2 per batch: discriminator and generator)."""
 
-    seconds: float
-    size: int
-    max_steps: int
+    seconds: float  # synthetic video length
+    synth_size: int  # the synthetic "camera" resolution
+    size: int  # preprocessing output = training resolution
+    moda_steps: int
+    faconet_steps: int
+    renderer_steps: int
+    head_steps: int
+    torso_steps: int
+    methods: tuple[str, ...] = field(default=("moda", "ernerf"))
 
 
-FULL = DemoSettings(seconds=60.0, size=128, max_steps=600)
-FAST = DemoSettings(seconds=20.0, size=64, max_steps=150)
+FULL = DemoSettings(
+    seconds=60.0, synth_size=256, size=96, moda_steps=1200, faconet_steps=600, renderer_steps=3000,
+    head_steps=5000, torso_steps=600,
+)  # fmt: skip
+FAST = DemoSettings(
+    seconds=24.0, synth_size=128, size=64, moda_steps=400, faconet_steps=150, renderer_steps=600,
+    head_steps=800, torso_steps=100,
+)  # fmt: skip
 
 
 def _step(title: str) -> float:
@@ -37,40 +59,61 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
+def _done(started: float) -> None:
+    print(f"   {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def _synthesize(out: Path, settings: DemoSettings) -> Path:
+    """The synthetic talking video (raw.mp4) and its ground-truth speaker; reused when it matches the settings."""
     from datamodules.synthetic import synthesize
     from datamodules.validate import validate_speaker
 
-    speaker = out / "synth" / "speaker"
-    report = validate_speaker(speaker) if (speaker / "speaker.json").is_file() else None
-    if report is not None and report.ok and report.summary.get("size") == f"{settings.size}x{settings.size}":
-        print(f"reusing {speaker}")
+    truth = out / "synth" / "speaker"
+    report = validate_speaker(truth) if (truth / "speaker.json").is_file() else None
+    wanted = f"{settings.synth_size}x{settings.synth_size}"
+    if report is not None and report.ok and report.summary.get("size") == wanted:
+        print(f"reusing {out / 'synth' / 'raw.mp4'}")
     else:
-        synthesize(out / "synth", seconds=settings.seconds, size=settings.size, seed=0, progress=True)
-        report = validate_speaker(speaker)
+        synthesize(out / "synth", seconds=settings.seconds, size=settings.synth_size, seed=0, progress=True)
+    return out / "synth" / "raw.mp4"
+
+
+def _preprocess(video: Path, out: Path, settings: DemoSettings) -> Path:
+    """`talkzoo preprocess` of the synthetic video (resumable), then the validator."""
+    from datamodules.preprocess import PreprocessConfig, preprocess
+    from datamodules.validate import validate_speaker
+
+    speaker = out / "speaker"
+    result = preprocess(video, speaker, PreprocessConfig(size=settings.size), progress=True)
+    if not result.ran:
+        print(f"reusing {speaker}")
+    report = validate_speaker(speaker)
     print(report.format_summary())
     if not report.ok:
-        raise UserError(f"the synthetic speaker did not validate: {report.problems[0]}")
+        raise UserError(f"the preprocessed speaker did not validate: {report.problems[0]}")
     return speaker
 
 
-def _train(out: Path, speaker: Path, settings: DemoSettings) -> Path:
+def fit_recipe(recipe: str, presets: list[str], run_dir: Path, max_steps: int, overrides: list[str]) -> Path:
+    """`talkzoo fit` of configs/<recipe>.yaml + presets into run_dir; resumes from / reuses its last.ckpt."""
     from zoo.pipelines.train import run_lightning_cli
 
-    run_dir = out / "runs" / "moda"
     last = run_dir / "checkpoints" / "last.ckpt"
-    args = [
-        "fit",
-        "--config", str(REPO_ROOT / "configs" / "moda.yaml"),
-        "--config", str(REPO_ROOT / "configs" / "presets" / "moda_cpu.yaml"),
-        "--data.speakers", json.dumps([str(speaker)]),
+    args = ["fit", "--config", str(CONFIGS / f"{recipe}.yaml")]
+    for preset in presets:
+        args += ["--config", str(CONFIGS / preset)]
+    args += [
         "--trainer.default_root_dir", str(run_dir),
-        "--trainer.max_steps", str(settings.max_steps),
+        "--trainer.max_steps", str(max_steps),
         "--trainer.enable_progress_bar", "true",
+        "--trainer.enable_model_summary", "false",
+        "--trainer.limit_val_batches", "0",  # the demo evaluates once, at the end, on held-out audio
+        "--trainer.num_sanity_val_steps", "0",
+        *overrides,
     ]  # fmt: skip
     if last.is_file():
         step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
-        if step >= settings.max_steps:
+        if step >= max_steps:
             print(f"reusing {last} (step {step})")
             return last
         print(f"resuming from {last} (step {step})")
@@ -79,12 +122,70 @@ def _train(out: Path, speaker: Path, settings: DemoSettings) -> Path:
     return last
 
 
-def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
-    """Score MODA on the val split (audio never trained on) against the mean-motion baseline.
+def _train(out: Path, speaker: Path, settings: DemoSettings) -> dict[str, Path]:
+    """Every stage of both methods, in dependency order → {stage: last checkpoint}."""
+    runs, spk, size = out / "runs", str(speaker), str(settings.size)
+    plan: list[tuple[str, str, list[str], int, list[str]]] = []
+    if "moda" in settings.methods:
+        speakers = json.dumps([spk])
+        plan += [
+            ("moda", "moda", ["presets/moda_cpu.yaml"], settings.moda_steps, ["--data.speakers", speakers]),
+            ("faconet", "faconet", ["presets/faconet_cpu.yaml"], settings.faconet_steps, ["--data.speakers", speakers]),
+            (
+                "renderer", "portrait_renderer", ["presets/portrait_renderer_cpu.yaml"], settings.renderer_steps,
+                ["--data.speaker", spk, "--data.init_args.size", size],
+            ),
+        ]  # fmt: skip
+    if "ernerf" in settings.methods:
+        head_last = runs / "ernerf_head" / "checkpoints" / "last.ckpt"
+        plan += [
+            (
+                "ernerf_head", "ernerf_head", ["presets/ernerf_head_cpu.yaml"], settings.head_steps,
+                ["--data.speaker", spk, "--data.init_args.size", size],
+            ),
+            (
+                "ernerf_torso", "ernerf_torso", ["presets/ernerf_torso_cpu.yaml"], settings.torso_steps,
+                ["--data.speaker", spk, "--data.init_args.size", size,
+                 "--model.init_args.head_checkpoint", str(head_last)],
+            ),
+        ]  # fmt: skip
+    checkpoints = {}
+    for index, (stage, recipe, presets, steps, overrides) in enumerate(plan, start=1):
+        t = _step(f"3.{index} train {stage} ({steps} steps, configs/{recipe}.yaml + {', '.join(presets)})")
+        checkpoints[stage] = fit_recipe(recipe, presets, runs / stage, steps, overrides)
+        _done(t)
+    return checkpoints
 
-    Returns the validation metrics of `lightning_modules.moda.MODA` (LMD, LMD-v in pixels, mouth-area IoU, mouth
-    opening correlation, eye/head diversity) and the LMD of the baseline that always predicts the train mean.
-    """
+
+def _generate(out: Path, speaker: Path, audio: Path, checkpoints: dict[str, Path]) -> dict[str, Path]:
+    """Both methods from the held-out audio → {method label: mp4}; kept when already written."""
+    videos: dict[str, Path] = {}
+    if "moda" in checkpoints:
+        from zoo.pipelines.generate_moda import generate_moda
+
+        target = out / "moda.mp4"
+        if not target.is_file():
+            generate_moda(
+                speaker, audio, target, moda=checkpoints["moda"], faconet=checkpoints["faconet"],
+                renderer=checkpoints["renderer"], progress=True,
+            )  # fmt: skip
+        videos["MODA"] = target
+    if "ernerf_head" in checkpoints:
+        from zoo.pipelines.generate_ernerf import generate_ernerf
+
+        target = out / "ernerf.mp4"
+        if not target.is_file():
+            generate_ernerf(
+                speaker, audio, target, head_ckpt=checkpoints["ernerf_head"],
+                torso_ckpt=checkpoints["ernerf_torso"], moda_ckpt=checkpoints.get("moda"), progress=True,
+            )  # fmt: skip
+        videos["ER-NeRF"] = target
+    return videos
+
+
+def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
+    """MODA's motion on the val split (audio never trained on) against the mean-motion baseline: LMD, LMD-v (px),
+    mouth-area IoU, mouth-opening correlation, eye / head diversity, `improvement_over_baseline`."""
     import lightning as L
 
     from datamodules.sequence import MotionDataModule
@@ -99,32 +200,112 @@ def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
     return result
 
 
+def _pictures(out: Path, speaker: Path, audio: Path, videos: dict[str, Path], frames: Any) -> dict[str, Any]:
+    """side_by_side.mp4, frame_grid.png, mouth_opening.png; returns each source's mouth-opening correlation."""
+    import numpy as np
+
+    from datamodules.media import read_audio
+    from datamodules.speaker import Speaker
+    from zoo.metrics.sync import frame_energy
+    from zoo.pipelines.demo_media import frame_grid, mouth_opening_plot, mouth_series, write_side_by_side
+
+    spk = Speaker(speaker)
+    size = max(spk.meta.width, 128)
+    video = write_side_by_side(out / "side_by_side.mp4", videos, speaker, frames, audio, size)
+    picks = np.linspace(0, len(frames) - 1, 4).round().astype(int)[1:]
+    frame_grid(video, [int(i) for i in picks], out / "frame_grid.png")
+    series = {"ground truth": mouth_series([spk.frame(int(i)) for i in frames])}
+    series.update({name: mouth_series(path)[: len(frames)] for name, path in videos.items()})
+    energy = frame_energy(read_audio(audio, 16000), 16000, spk.meta.fps, len(frames))
+    mouth_opening_plot(series, energy, spk.meta.fps, out / "mouth_opening.png")
+    truth = series["ground truth"]
+    corr = {}
+    for name, values in series.items():
+        n = min(len(values), len(truth))
+        ok = np.isfinite(values[:n]) & np.isfinite(truth[:n])
+        corr[name] = float(np.corrcoef(values[:n][ok], truth[:n][ok])[0, 1]) if ok.sum() > 2 else float("nan")
+    return corr
+
+
+def _table(motion: dict[str, float] | None, scores: dict[str, dict[str, Any]], corr: dict[str, float]) -> str:
+    def num(value: Any, digits: int = 3) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, int | float) else "n/a"
+
+    lines = []
+    if motion is not None:
+        lines += [
+            "MODA motion on held-out audio (val split; lip points in pixels):",
+            "| model | lip LMD ↓ | LMD-v ↓ | mouth IoU ↑ | mouth-opening corr ↑ | eye / head diversity |",
+            "|---|---|---|---|---|---|",
+            f"| mean-motion baseline | {motion['lmd_mean_baseline']:.3f} | – | – | – | 0 / 0 |",
+            f"| MODA (dual attention) | {motion['lmd']:.3f} | {motion['lmd_v']:.3f} | {motion['ma']:.3f} | "
+            f"{motion['mouth_corr']:.3f} | {motion['div_eyes']:.2g} / {motion['div_head']:.2g} |",
+            "",
+        ]
+    lines += [
+        "Generated videos vs the ground-truth val frames (`talkzoo evaluate`; MediaPipe lips):",
+        "| video | PSNR ↑ | SSIM ↑ | lip LMD (px) ↓ | mouth-opening corr ↑ | NIQE ↓ | sync offset, conf. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in scores.items():
+        sync = s.get("sync")
+        sync_text = f"{sync['offset']:+d}, {sync['confidence']:.2f}" if isinstance(sync, dict) else "n/a"
+        lines.append(
+            f"| {name} | {num(s.get('psnr'), 2)} | {num(s.get('ssim'))} | {num(s.get('lmd'), 2)} | "
+            f"{num(corr.get(name))} | {num(s.get('niqe_pred'), 2)} | {sync_text} |"
+        )
+    return "\n".join(lines)
+
+
 def run_demo(
-    out: str | Path = "outputs/demo", fast: bool = False, settings: DemoSettings | None = None
-) -> dict[str, float]:
+    out: str | Path = "outputs/demo",
+    fast: bool = False,
+    settings: DemoSettings | None = None,
+    pictures: str | Path | None = None,
+) -> dict[str, Any]:
     """Run every demo step into `out`; returns the metrics (also written to out/metrics.json).
 
-    `settings` overrides the budgets of `fast` (the tests use a smaller one).
+    `settings` overrides the budgets of `fast` (the tests use a smaller one). `pictures`: also copy the PNGs there
+    (the README's pictures: `talkzoo demo --pictures docs/images`).
     """
+    from zoo.pipelines.demo_media import write_heldout_audio
+    from zoo.pipelines.evaluate import evaluate_video
+
     out = Path(out)
     settings = settings or (FAST if fast else FULL)
     started = time.perf_counter()
-    t = _step(f"1/3 synthetic speaker ({settings.seconds:.0f} s, {settings.size}²)")
-    speaker = _synthesize(out, settings)
-    print(f"   {time.perf_counter() - t:.1f} s")
-    t = _step(f"2/3 train MODA's motion model, dual attention ({settings.max_steps} steps, CPU)")
-    checkpoint = _train(out, speaker, settings)
-    print(f"   {time.perf_counter() - t:.1f} s")
-    t = _step("3/3 evaluate on held-out audio (the val split)")
-    metrics = evaluate_motion(checkpoint, speaker)
+    t = _step(f"1/6 synthesise a talking video ({settings.seconds:.0f} s, {settings.synth_size}²)")
+    video = _synthesize(out, settings)
+    _done(t)
+    t = _step(f"2/6 preprocess it like a user's video (talkzoo preprocess, {settings.size}²)")
+    speaker = _preprocess(video, out, settings)
+    _done(t)
+    _step("3/6 train on the train split")
+    checkpoints = _train(out, speaker, settings)
+    t = _step("4/6 generate from the held-out audio (the val split)")
+    audio, frames = write_heldout_audio(speaker, out / "heldout.wav")
+    videos = _generate(out, speaker, audio, checkpoints)
+    _done(t)
+    t = _step("5/6 side-by-side video and pictures")
+    corr = _pictures(out, speaker, audio, videos, frames)
+    _done(t)
+    t = _step("6/6 evaluate")
+    motion = evaluate_motion(checkpoints["moda"], speaker) if "moda" in checkpoints else None
+    scores = {name: evaluate_video(path, speaker, split="val", torch_threads=1, progress=False)
+              for name, path in videos.items()}  # fmt: skip
+    _done(t)
+    metrics: dict[str, Any] = {"settings": settings.__dict__, "motion": motion, "videos": {}}
+    for name, score in scores.items():
+        metrics["videos"][name] = {**score, "mouth_corr_tracked": corr.get(name)}
     metrics["total_seconds"] = time.perf_counter() - started
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(
-        "\n| model | lip LMD (px) | LMD-v (px) | mouth IoU | mouth-opening corr | eye / head diversity |\n"
-        "|---|---|---|---|---|---|\n"
-        f"| mean-motion baseline | {metrics['lmd_mean_baseline']:.3f} | – | – | – | 0 / 0 |\n"
-        f"| MODA (dual attention) | {metrics['lmd']:.3f} | {metrics['lmd_v']:.3f} | {metrics['ma']:.3f} | "
-        f"{metrics['mouth_corr']:.3f} | {metrics['div_eyes']:.2g} / {metrics['div_head']:.2g} |\n"
-        f"\nwrote {out / 'metrics.json'} in {metrics['total_seconds']:.0f} s"
-    )
+    from zoo.pipelines.evaluate import to_json
+
+    (out / "metrics.json").write_text(json.dumps(to_json(metrics), indent=2))
+    if pictures is not None:
+        Path(pictures).mkdir(parents=True, exist_ok=True)
+        for name in PICTURES:
+            shutil.copy2(out / name, Path(pictures) / name)
+    print("\n" + _table(motion, scores, corr))
+    print(f"\nwrote {out / 'side_by_side.mp4'}, {out / 'frame_grid.png'}, {out / 'mouth_opening.png'}, "
+          f"{out / 'metrics.json'} in {metrics['total_seconds']:.0f} s")  # fmt: skip
     return metrics

@@ -1,0 +1,122 @@
+"""The demo's outputs beyond the models: held-out audio, the side-by-side video (ground truth | MODA | ER-NeRF) and
+the two pictures people look for — a frame grid and a mouth-opening-vs-audio plot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+LABEL_HEIGHT = 18
+
+
+def write_heldout_audio(speaker: Path, out: Path) -> tuple[Path, np.ndarray]:
+    """The speaker's val-split audio (never trained on) as a 16-bit wav at `out`; returns (path, frame indices)."""
+    from scipy.io import wavfile
+
+    from datamodules.speaker import Speaker
+
+    spk = Speaker(speaker)
+    frames = spk.split_indices("val")
+    sr, fps = spk.meta.sample_rate, spk.meta.fps
+    first, last = int(round(frames[0] * sr / fps)), int(round((frames[-1] + 1) * sr / fps))
+    wave = np.asarray(spk.audio()[first:last], dtype=np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wavfile.write(out, sr, (np.clip(wave, -1, 1) * 32767).astype(np.int16))
+    return out, frames
+
+
+def _fit(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [H, W, 3] → [size, size, 3] (area when shrinking, cubic when growing)."""
+    if image.shape[:2] == (size, size):
+        return image
+    shrink = image.shape[0] > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    """A white strip with `text` above the image: [H, W, 3] → [H + LABEL_HEIGHT, W, 3]."""
+    strip = np.full((LABEL_HEIGHT, image.shape[1], 3), 255, dtype=np.uint8)
+    cv2.putText(strip, text, (3, LABEL_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, image], axis=0)
+
+
+def side_by_side_frames(
+    columns: Sequence[tuple[str, Iterator[np.ndarray]]], count: int, size: int
+) -> Iterator[np.ndarray]:
+    """Frames of several sources next to each other, each resized to size² under its label → uint8 [H, W·k, 3]."""
+    for _ in range(count):
+        tiles = []
+        for name, frames in columns:
+            frame = next(frames, None)
+            tiles.append(_label(_fit(frame, size) if frame is not None else np.zeros((size, size, 3), np.uint8), name))
+        yield np.concatenate(tiles, axis=1)
+
+
+def write_side_by_side(
+    out: Path, sources: dict[str, Path], speaker: Path, frames: np.ndarray, audio: Path, size: int
+) -> Path:
+    """ground truth (the speaker's frames) | each generated video → one mp4 with the held-out audio."""
+    from datamodules.media import iter_frames, read_audio, write_video
+    from datamodules.speaker import Speaker
+
+    spk = Speaker(speaker)
+    truth = (spk.frame(int(i)) for i in frames)
+    columns = [("ground truth", truth)] + [(name, iter_frames(path)) for name, path in sources.items()]
+    wave = read_audio(audio, 16000)
+    return write_video(out, side_by_side_frames(columns, len(frames), size), spk.meta.fps, wave, 16000)
+
+
+def frame_grid(video: Path, times: Sequence[int], out: Path) -> Path:
+    """Rows = the side-by-side video's frames at `times` (frame indices) → a PNG."""
+    from datamodules.media import iter_frames
+
+    wanted, rows = set(times), []
+    for index, frame in enumerate(iter_frames(video)):
+        if index in wanted:
+            rows.append(frame)
+        if len(rows) == len(wanted):
+            break
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    return out
+
+
+def mouth_opening_plot(series: dict[str, np.ndarray], energy: np.ndarray, fps: float, out: Path) -> Path:
+    """Mouth opening (px, MediaPipe) of each source over time, with the speech energy underneath → a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 3.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for name, values in series.items():
+        top.plot(np.arange(len(values)) / fps, values, label=name, linewidth=1.4 if name == "ground truth" else 1.0)
+    top.set_ylabel("mouth opening (px)")
+    top.legend(loc="upper right", fontsize=8, ncol=len(series))
+    bottom.plot(np.arange(len(energy)) / fps, energy, color="0.3", linewidth=0.8)
+    bottom.set_ylabel("speech\nenergy")
+    bottom.set_xlabel("held-out audio (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def mouth_series(video_or_frames: Path | Sequence[np.ndarray]) -> np.ndarray:
+    """Mouth opening per frame (px; gaps where no face is found interpolated) of a video or a frame list."""
+    import torch
+
+    from datamodules.media import iter_frames
+    from zoo.metrics.landmarks import mouth_opening
+    from zoo.metrics.lip_tracker import track_lips
+
+    frames = list(iter_frames(video_or_frames)) if isinstance(video_or_frames, Path) else list(video_or_frames)
+    points, found = track_lips(frames)
+    opening = np.full(len(frames), np.nan)
+    if found.any():
+        opening[found] = mouth_opening(torch.from_numpy(points[found])).numpy()
+        t = np.arange(len(frames))
+        opening = np.interp(t, t[found], opening[found])
+    return opening
