@@ -90,8 +90,11 @@ def mean_frame_psnr(speaker_root: Path, size: int) -> dict[str, float]:
 
 def train_renderer(speaker_root: Path, size: int, batches: int, work: Path, **kwargs: Any) -> tuple[Any, dict]:
     """Train the CPU renderer for `batches` batches; returns (module, {val psnr, ssim, fit_s})."""
+    import lightning as L
+
     from datamodules.portrait import PortraitDataModule
 
+    L.seed_everything(0, verbose=False)  # initialisation independent of what ran before in the process
     data = PortraitDataModule(str(speaker_root), size=size, batch_size=4, seed=0)
     model = renderer_module(**kwargs)
     steps = batches * (2 if model.discriminator is not None else 1)

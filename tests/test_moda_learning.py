@@ -46,11 +46,12 @@ def test_dual_attention_learns_lips_and_only_it_is_diverse(learning_speaker: Pat
 
 
 def test_the_bars_can_fail() -> None:
-    good = {"lmd": 0.1, "lmd_mean_baseline": 0.3, "lmd_gain": 2 / 3, "mouth_corr": 0.95, "div_eyes": 1e-3,
+    good = {"lmd": 0.1, "lmd_mean_baseline": 0.3, "lmd_gain": 2 / 3, "mouth_corr": 0.95, "div_eyes": 4e-3,
             "div_head": 1e-2}  # fmt: skip
     lstm = {**good, "div_eyes": 0.0, "div_head": 0.0}
     assert moda_learning.check({"dual": good, "lstm": lstm}) == []
     assert moda_learning.check({"dual": {**good, "lmd_gain": 0.2}, "lstm": lstm})
     assert moda_learning.check({"dual": {**good, "mouth_corr": 0.5}, "lstm": lstm})
     assert moda_learning.check({"dual": {**good, "div_head": 0.0}, "lstm": lstm})
+    assert moda_learning.check({"dual": {**good, "div_eyes": 5e-4}, "lstm": lstm})  # below the 1e-3 floor
     assert moda_learning.check({"dual": good, "lstm": {**lstm, "div_head": 1e-3}})

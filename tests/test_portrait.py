@@ -128,7 +128,7 @@ def test_renderer_beats_trivial_baselines(tiny_speaker: Path, tmp_path: Path) ->
     sys.path.insert(0, str(ROOT / "scripts"))
     import moda_video_learning as script
 
-    model, result = script.train_renderer(tiny_speaker, 64, 60, tmp_path, gan=False)
+    model, result = script.train_renderer(tiny_speaker, 64, 120, tmp_path, gan=False)
     result.update(script.mean_frame_psnr(tiny_speaker, 64))
     assert result["psnr"] > result["psnr_reference"] + 0.3, result
     assert result["psnr"] > result["psnr_mean_frame"], result

@@ -77,6 +77,9 @@ def test_logger_presets(logger: str, workdir: Path) -> None:
     args = ["--config", str(recipe), "--config", str(MODA_CPU), "--config", str(SMOKE), "--config", str(preset)]
     assert main(["fit", *args]) == 0
     if logger == "wandb_offline":
+        import wandb
+
+        wandb.finish()  # Lightning leaves the run open; finishing flushes its event file (written asynchronously)
         runs = list((workdir / "runs" / "wandb").glob("offline-run-*"))
         assert runs, "an offline W&B run must be written under runs/wandb"
         assert any(runs[0].glob("run-*.wandb")), "the offline run must hold its event file"
