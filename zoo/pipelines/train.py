@@ -34,6 +34,18 @@ class TalkzooCLI(LightningCLI):
             parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
         )
 
+    def before_instantiate_classes(self) -> None:
+        # Loggers get absolute save_dirs: W&B's service process outlives a run and resolves a relative `dir`
+        # against its own working directory, so a second fit in the same process (the demo, a notebook) would
+        # write its run files elsewhere.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        loggers = config.trainer.logger
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init = getattr(logger, "init_args", None)
+            save_dir = getattr(init, "save_dir", None) if init is not None else None
+            if isinstance(save_dir, str) and not os.path.isabs(save_dir):
+                init.save_dir = os.path.abspath(save_dir)
+
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
         # A checkpoint folder that does not move between runs (the logger's version folders do), so that
