@@ -66,3 +66,19 @@ def track_lips(frames: list[np.ndarray] | np.ndarray, min_side: int = 256) -> tu
         if p is not None:
             points[i] = p
     return points, found
+
+
+def mouth_opening_series(lips: np.ndarray) -> np.ndarray:
+    """Inner-lip opening per frame (px) from lips float [N, 40, 2] with NaN rows where no face was found; the gaps
+    are interpolated linearly (held at the ends). All NaN when no frame has a face. → float64 [N]."""
+    import torch
+
+    from zoo.metrics.landmarks import mouth_opening
+
+    found = ~np.isnan(lips).any(axis=(1, 2))
+    opening = np.full(len(lips), np.nan)
+    if found.any():
+        opening[found] = mouth_opening(torch.from_numpy(lips[found])).numpy()
+        t = np.arange(len(lips))
+        opening = np.interp(t, t[found], opening[found])
+    return opening

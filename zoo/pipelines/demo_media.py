@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from datamodules.resize import resize_image
+
 LABEL_HEIGHT = 18
 
 
@@ -28,14 +30,6 @@ def write_heldout_audio(speaker: Path, out: Path) -> tuple[Path, np.ndarray]:
     return out, frames
 
 
-def _fit(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [H, W, 3] → [size, size, 3] (area when shrinking, cubic when growing)."""
-    if image.shape[:2] == (size, size):
-        return image
-    shrink = image.shape[0] > size
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
 def _label(image: np.ndarray, text: str) -> np.ndarray:
     """A white strip with `text` above the image: [H, W, 3] → [H + LABEL_HEIGHT, W, 3]."""
     strip = np.full((LABEL_HEIGHT, image.shape[1], 3), 255, dtype=np.uint8)
@@ -51,7 +45,8 @@ def side_by_side_frames(
         tiles = []
         for name, frames in columns:
             frame = next(frames, None)
-            tiles.append(_label(_fit(frame, size) if frame is not None else np.zeros((size, size, 3), np.uint8), name))
+            tile = resize_image(frame, size, size) if frame is not None else np.zeros((size, size, 3), np.uint8)
+            tiles.append(_label(tile, name))
         yield np.concatenate(tiles, axis=1)
 
 
@@ -106,17 +101,9 @@ def mouth_opening_plot(series: dict[str, np.ndarray], energy: np.ndarray, fps: f
 
 def mouth_series(video_or_frames: Path | Sequence[np.ndarray]) -> np.ndarray:
     """Mouth opening per frame (px; gaps where no face is found interpolated) of a video or a frame list."""
-    import torch
-
     from datamodules.media import iter_frames
-    from zoo.metrics.landmarks import mouth_opening
-    from zoo.metrics.lip_tracker import track_lips
+    from zoo.metrics.lip_tracker import mouth_opening_series, track_lips
 
     frames = list(iter_frames(video_or_frames)) if isinstance(video_or_frames, Path) else list(video_or_frames)
-    points, found = track_lips(frames)
-    opening = np.full(len(frames), np.nan)
-    if found.any():
-        opening[found] = mouth_opening(torch.from_numpy(points[found])).numpy()
-        t = np.arange(len(frames))
-        opening = np.interp(t, t[found], opening[found])
-    return opening
+    points, _ = track_lips(frames)
+    return mouth_opening_series(points)

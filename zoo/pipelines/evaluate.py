@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from zoo.errors import UserError
-from zoo.metrics.lip_tracker import LipTracker
+from zoo.metrics.lip_tracker import LipTracker, mouth_opening_series
 
 MIN_FRAMES = 2
 MIN_SYNC_LAG = 3  # the sync search range shrinks to fit short clips, but not below ±3 frames
@@ -144,17 +144,10 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
 
 def _mouth_series(lips: np.ndarray, min_detection: float) -> np.ndarray | None:
     """Mouth opening [N] (pixels) from lips [N, 40, 2] (NaN = missed; gaps interpolated), or None if too sparse."""
-    import torch
-
-    from zoo.metrics.landmarks import mouth_opening
-
     found = ~np.isnan(lips).any(axis=(1, 2))
     if found.mean() < min_detection or found.sum() < 2:
         return None
-    opening = np.full(len(lips), np.nan)
-    opening[found] = mouth_opening(torch.from_numpy(lips[found])).numpy()
-    t = np.arange(len(lips))
-    return np.interp(t, t[found], opening[found])
+    return mouth_opening_series(lips)
 
 
 def _sync(
