@@ -3,7 +3,7 @@
 
 The module must provide `enable_lpips(lpips_or_None)` and a boolean `fine_stage` buffer (persisted in the
 checkpoint). The switch is checked before every training batch, so a run resumed past the step switches at once.
-Without the AlexNet backbone weights (zoo.losses.lpips) the switch still happens, with patch MSE only, and a
+Without the AlexNet backbone weights (talkzoo.zoo.losses.lpips) the switch still happens, with patch MSE only, and a
 warning naming the missing file.
 """
 
@@ -35,7 +35,7 @@ class CoarseToFineLPIPS(Callback):
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         if trainer.global_step < self.switch_step or getattr(pl_module, "lpips_ready", False):
             return
-        from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+        from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 
         try:
             lpips = LPIPS(Path(self.backbone_weights) if self.backbone_weights else None).to(pl_module.device)

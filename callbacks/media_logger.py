@@ -13,7 +13,7 @@ the validation loop until the next `on_validation_epoch_start`; numpy arrays on 
 Destinations: WandbLogger (images, video: works offline, no key needed), TensorBoardLogger (images, figures),
 and, with log_files, PNG / mp4 files under <log_dir>/media/ (W&B runs: <save_dir>/media/<run id>/).
 Add it to a recipe without replacing the recipe's callbacks:
-    talkzoo fit --config configs/moda.yaml --trainer.callbacks+=callbacks.media_logger.ValidationMedia
+    talkzoo fit --config configs/moda.yaml --trainer.callbacks+=talkzoo.callbacks.media_logger.ValidationMedia
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
-from zoo.face_indices import LIP_INDICES, LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
+from talkzoo.zoo.face_indices import LIP_INDICES, LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
 
 _UPPER, _LOWER = LIP_INDICES.index(UPPER_INNER_LIP_MID), LIP_INDICES.index(LOWER_INNER_LIP_MID)
 _HEAD_NAMES = ("rot x", "rot y", "rot z", "trans x", "trans y", "trans z", "scale")
@@ -108,7 +108,7 @@ class ValidationMedia(Callback):
         wandb = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         if not (self.log_files or wandb):
             return
-        from datamodules.media import write_video
+        from talkzoo.datamodules.media import write_video
 
         path = self.media_dir(trainer) / f"{self._prefix(trainer)}_target_render.mp4"
         write_video(path, pairs, float(media.get("fps", 25.0)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.speaker import SpeakerFormatError
+from talkzoo.datamodules.speaker import SpeakerFormatError
 
 
 def check_feature_length(num_steps: int, rate_hz: float, fps: float, num_frames: int, source: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from datamodules.alignment import check_feature_length
-from datamodules.speaker import Speaker, SpeakerFormatError
-from datamodules.validate import require_valid
+from talkzoo.datamodules.alignment import check_feature_length
+from talkzoo.datamodules.speaker import Speaker, SpeakerFormatError
+from talkzoo.datamodules.validate import require_valid
 
 
 @dataclass(frozen=True)

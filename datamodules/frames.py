@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from datamodules.alignment import feature_windows
-from datamodules.boundary import check_feature, open_speaker
-from datamodules.lazy_speaker import LazySpeakerDataset
-from datamodules.resize import resize_image, resize_labels, scale_intrinsics, scale_landmarks, target_size
-from datamodules.sampling import SeededShuffleSampler
-from datamodules.split_module import SplitDataModule
+from talkzoo.datamodules.alignment import feature_windows
+from talkzoo.datamodules.boundary import check_feature, open_speaker
+from talkzoo.datamodules.lazy_speaker import LazySpeakerDataset
+from talkzoo.datamodules.resize import resize_image, resize_labels, scale_intrinsics, scale_landmarks, target_size
+from talkzoo.datamodules.sampling import SeededShuffleSampler
+from talkzoo.datamodules.split_module import SplitDataModule
 
 FRAME_KEYS = ("image", "parsing", "torso", "background", "pose", "intrinsics", "blink", "landmarks", "audio")
 

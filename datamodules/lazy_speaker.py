@@ -7,7 +7,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from datamodules.speaker import Speaker
+from talkzoo.datamodules.speaker import Speaker
 
 
 class LazySpeakerDataset(Dataset):

@@ -21,7 +21,7 @@ from typing import Any
 import av
 import numpy as np
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 AUDIO_CHUNK = 1024  # samples per encoded audio frame (AAC frame size)
 

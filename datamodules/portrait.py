@@ -2,7 +2,7 @@
 
 Item (H, W = the render size):
     condition  float32 [3, H, W]  condition image in [0, 1]: ground-truth canonical mesh + shoulders projected with
-                                  the frame's pose (zoo.portrait.condition, the same code as inference)
+                                  the frame's pose (talkzoo.zoo.portrait.condition, the same code as inference)
     reference  float32 [3, H, W]  the reference frame (one fixed train frame) in [0, 1]
     image      float32 [3, H, W]  the target frame in [0, 1]
     mouth      float32 [1, H, W]  1 inside the box around the projected lips (padded by half its size), else 0
@@ -16,15 +16,15 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from datamodules.boundary import open_speaker
-from datamodules.lazy_speaker import LazySpeakerDataset
-from datamodules.resize import resize_image, target_size
-from datamodules.sampling import SeededShuffleSampler
-from datamodules.speaker import Speaker
-from datamodules.split_module import SplitDataModule
-from zoo.errors import UserError
-from zoo.face_indices import LIP_INDICES
-from zoo.portrait.condition import Camera, condition_image, default_thickness, project
+from talkzoo.datamodules.boundary import open_speaker
+from talkzoo.datamodules.lazy_speaker import LazySpeakerDataset
+from talkzoo.datamodules.resize import resize_image, target_size
+from talkzoo.datamodules.sampling import SeededShuffleSampler
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.split_module import SplitDataModule
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.portrait.condition import Camera, condition_image, default_thickness, project
 
 
 def speaker_camera(speaker: Speaker) -> Camera:
@@ -95,7 +95,7 @@ class PortraitDataset(LazySpeakerDataset):
 
 
 class PortraitDataModule(SplitDataModule):
-    """Condition / reference / target frames of one speaker for `lightning_modules.portrait_renderer`.
+    """Condition / reference / target frames of one speaker for `talkzoo.lightning_modules.portrait_renderer`.
 
     Args:
         speaker: the speaker folder.

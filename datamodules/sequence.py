@@ -5,7 +5,7 @@ Item (W = window frames, D = feature dim, L = round(W · sample_rate / fps) samp
     waveform       float32 [L]           16 kHz samples of the W frames (audio_source="waveform")
     lips           float32 [W, 40, 3]    (canonical[LIP_INDICES] - mean) / std     of this speaker's train frames
     eyes           float32 [W, 60, 3]    (canonical[EYE_INDICES] - mean) / std
-    head           float32 [W, 7]        (rotvec, translation, scale) normalised (zoo.head_motion)
+    head           float32 [W, 7]        (rotvec, translation, scale) normalised (talkzoo.zoo.head_motion)
     torso          float32 [W, 18, 3]    shoulders normalised
     subject        float32 [478, 3]      subject mean mesh without position and size (SpeakerStats.subject_code)
     mesh, blink    optional: [W, 478, 3] canonical normalised like lips; [W] raw blink in [0, 1]
@@ -23,15 +23,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from datamodules.alignment import interpolate_features, waveform_window
-from datamodules.boundary import FeatureInfo, check_compatible, check_feature, open_speaker
-from datamodules.sampling import JitteredWindowSampler
-from datamodules.speaker import Speaker
-from datamodules.split_module import SplitDataModule
-from datamodules.stats import SpeakerStats, compute_stats
-from datamodules.windows import Window, train_windows, val_windows
-from zoo.face_indices import EYE_INDICES, LIP_INDICES
-from zoo.head_motion import pose_to_head_motion
+from talkzoo.datamodules.alignment import interpolate_features, waveform_window
+from talkzoo.datamodules.boundary import FeatureInfo, check_compatible, check_feature, open_speaker
+from talkzoo.datamodules.sampling import JitteredWindowSampler
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.split_module import SplitDataModule
+from talkzoo.datamodules.stats import SpeakerStats, compute_stats
+from talkzoo.datamodules.windows import Window, train_windows, val_windows
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
+from talkzoo.zoo.head_motion import pose_to_head_motion
 
 AudioSource = Literal["features", "waveform"]
 DEFAULT_MOTION_KEYS = ("audio", "lips", "eyes", "head", "torso", "subject")

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 FORMAT_NAME = "talkzoo-speaker"
 FORMAT_VERSION = 1
@@ -175,7 +175,7 @@ class Speaker:
     """Reader of one speaker folder. Arrays are memory-mapped, frames stream from disk one at a time.
 
     Raises `SpeakerFormatError` when speaker.json is missing, of another format or of an unknown version.
-    Deeper consistency checks live in `datamodules.validate`.
+    Deeper consistency checks live in `talkzoo.datamodules.validate`.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from datamodules.sampling import make_loader
+from talkzoo.datamodules.sampling import make_loader
 
 
 class SplitDataModule(LightningDataModule):

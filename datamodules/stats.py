@@ -3,7 +3,7 @@
 Parts (canonical frame, the speaker's camera units):
     mesh  [478, 3]  canonical landmarks; mesh_mean is the subject mean mesh S
     lips  [40, 3]   mesh[LIP_INDICES]          eyes [60, 3]  mesh[EYE_INDICES]
-    head  [7]       rotation vector (rad) 3, translation 3, scale 1 (zoo.head_motion, from pose.npy)
+    head  [7]       rotation vector (rad) 3, translation 3, scale 1 (talkzoo.zoo.head_motion, from pose.npy)
     torso [18, 3]   shoulders.npy
 A part is normalised as (x - mean) / std, element-wise. Stds are floored at 1e-3 of the part's scale (RMS radius
 of the mean mesh for mesh, lips and eyes, of the mean torso for torso; 1 rad for rotation, |mean| for translation
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from datamodules.speaker import Speaker
-from zoo.face_indices import EYE_INDICES, LIP_INDICES
-from zoo.head_motion import pose_to_head_motion
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
+from talkzoo.zoo.head_motion import pose_to_head_motion
 
 PARTS = ("mesh", "lips", "eyes", "head", "torso")
 STD_FLOOR = 1e-3

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from datamodules.speaker import (
+from talkzoo.datamodules.speaker import (
     ARRAYS,
     IMAGE_DIRS,
     PARSING_LABELS,

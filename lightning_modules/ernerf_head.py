@@ -1,14 +1,14 @@
 """ER-NeRF head stage (ernerf.md §2, §4, §5, §7): one frame per step, rays through the head's NeRF box, the head
 composited over the frame's ground-truth torso + background.
 
-Batches come from `datamodules.frames.FrameDataModule` (batch_size 1): image [1,3,H,W], torso [1,4,H,W],
+Batches come from `talkzoo.datamodules.frames.FrameDataModule` (batch_size 1): image [1,3,H,W], torso [1,4,H,W],
 background [1,3,H,W], parsing [1,H,W], pose [1,4,4] head→camera, intrinsics [1,4], blink [1], landmarks [1,478,3],
 audio [1,8,K,D], index [1].
 
 Stages: coarse (random rays, MSE + uncertainty + ambient regularisers) and, once `CoarseToFineLPIPS` switches the
 module (`enable_lpips`), fine (alternating lips-rectangle and random-patch batches with LPIPS 0.01 / 0.1).
 Fixes of ernerf.md §10: truncated exp density, no ray dropping, no silent weight decay on the hash grids
-(`grid_weight_decay`, 0 by default), EMA weights for validation (callbacks.ema.EMA).
+(`grid_weight_decay`, 0 by default), EMA weights for validation (talkzoo.callbacks.ema.EMA).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 
-from zoo.ernerf.head_field import HeadField
-from zoo.face_indices import LIP_INDICES
-from zoo.rendering.rays import box_scale, camera_rays, pixel_grid
-from zoo.rendering.samplers import GridSampler, TorchGridSampler
-from zoo.rendering.volume import composite, over, render_rays
+from talkzoo.zoo.ernerf.head_field import HeadField
+from talkzoo.zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.rendering.rays import box_scale, camera_rays, pixel_grid
+from talkzoo.zoo.rendering.samplers import GridSampler, TorchGridSampler
+from talkzoo.zoo.rendering.volume import composite, over, render_rays
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -37,8 +37,8 @@ class ERNeRFHead(LightningModule):
     """The ER-NeRF head LightningModule.
 
     Args:
-        field: the head field network (zoo.ernerf.HeadField).
-        sampler: occupancy-grid sampler (zoo.rendering.GridSampler; backend 'auto' = nerfacc on CUDA).
+        field: the head field network (talkzoo.zoo.ernerf.HeadField).
+        sampler: occupancy-grid sampler (talkzoo.zoo.rendering.GridSampler; backend 'auto' = nerfacc on CUDA).
         rays_per_step: rays per training step on CUDA (ER-NeRF: 65,536). cpu_rays_per_step: on CPU.
         cpu_update_cells: on CPU, evaluate at most this many random grid cells per occupancy update (None = all).
         patch_size: side of the random LPIPS patches in the fine stage (32).
@@ -47,7 +47,7 @@ class ERNeRFHead(LightningModule):
         lr_decay: factor reached at `max_steps` (0.5**(step/iters), ernerf.md §7.3).
         uncertainty: use the uncertainty re-weighting / NLL terms in the coarse stage.
         entropy_weight, amb_weight: 1e-4 each. lips_lpips_weight, patch_lpips_weight: 0.01 and 0.1.
-        box_margin: head box = margin × the canonical mesh's radius (see zoo.rendering.rays.box_scale).
+        box_margin: head box = margin × the canonical mesh's radius (see talkzoo.zoo.rendering.rays.box_scale).
         eye_noise: U(−n, n) added to the blink value in training (0.05).
         val_chunk: rays per chunk for full-frame renders.
         face_ray_fraction: share of the coarse-stage rays drawn inside the face rectangle (landmark bounding box)
@@ -57,7 +57,7 @@ class ERNeRFHead(LightningModule):
             ever; a missing backbone is reported once, never faked).
         val_mouth_metrics: MediaPipe lip points on each render and its ground truth → val/mouth_lmd (px),
             val/mouth_corr (mouth opening, render vs truth), val/mouth_found (detection rate).
-        val_media_frames: val frames kept for `validation_media()` (callbacks.media_logger.ValidationMedia).
+        val_media_frames: val frames kept for `validation_media()` (talkzoo.callbacks.media_logger.ValidationMedia).
     """
 
     def __init__(
@@ -107,7 +107,7 @@ class ERNeRFHead(LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "speaker"):
             raise ValueError("ERNeRFHead needs a FrameDataModule (for the speaker's canonical head mesh)")
-        from datamodules.speaker import Speaker
+        from talkzoo.datamodules.speaker import Speaker
 
         speaker = Speaker(datamodule.speaker)
         self.box_scale.fill_(box_scale(speaker.canonical.mean(axis=0), self.hparams.box_margin))
@@ -318,7 +318,7 @@ class ERNeRFHead(LightningModule):
         if not self._val_lpips:
             from lightning.pytorch.utilities import rank_zero_warn
 
-            from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+            from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 
             try:
                 self._val_lpips.append(LPIPS().to(self.device).eval())
@@ -328,7 +328,7 @@ class ERNeRFHead(LightningModule):
         return self._val_lpips[0]
 
     def on_validation_epoch_start(self) -> None:
-        from zoo.metrics.image_mouth import ImageMouthMetrics
+        from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics
 
         self._mouth = ImageMouthMetrics() if self.hparams.val_mouth_metrics else None
         self._media = {"render": [], "target": [], "depth": [], "opacity": []}
@@ -363,7 +363,7 @@ class ERNeRFHead(LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self._mouth is None:
             return
-        from zoo.metrics.image_mouth import ImageMouthMetrics
+        from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics
 
         sums = self.trainer.strategy.reduce(self._mouth.sums().to(self.device), reduce_op="sum")
         self._mouth.close()
@@ -373,14 +373,14 @@ class ERNeRFHead(LightningModule):
             self.log_dict({f"val/{k}": v for k, v in values.items()}, batch_size=1)
 
     def validation_media(self) -> dict[str, Any] | None:
-        """The first val frames (callbacks.media_logger protocol, kind "frames"): render / target uint8
+        """The first val frames (talkzoo.callbacks.media_logger protocol, kind "frames"): render / target uint8
         [N, H, W, 3], depth / opacity float32 [N, H, W]."""
         if not self._media.get("render"):
             return None
         fps = 25.0
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "speaker"):
-            from datamodules.speaker import Speaker
+            from talkzoo.datamodules.speaker import Speaker
 
             fps = float(Speaker(datamodule.speaker).meta.fps)
         media: dict[str, Any] = {k: np.stack(v) for k, v in self._media.items()}

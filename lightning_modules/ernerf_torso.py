@@ -12,8 +12,8 @@ head is neither rendered nor updated. Validation renders the full portrait in ch
   neck/torso (labels 2, 3), r = max(1, round(neck_band · H)) (the head–torso junction where seams show);
 - the same metrics of the head-only model over the static background (`val/head_only_*`) as the baseline.
 
-Batches: `datamodules.frames.FrameDataModule` (batch_size 1) with image, parsing, torso, background, pose,
-intrinsics, blink, landmarks, audio, index (see lightning_modules.ernerf_head).
+Batches: `talkzoo.datamodules.frames.FrameDataModule` (batch_size 1) with image, parsing, torso, background, pose,
+intrinsics, blink, landmarks, audio, index (see talkzoo.lightning_modules.ernerf_head).
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 
-from lightning_modules.ernerf_head import ERNeRFHead
-from zoo.ernerf.pose_encoding import normalised_pixels
-from zoo.ernerf.torso_field import TorsoField
-from zoo.errors import UserError
-from zoo.rendering.rays import pixel_grid
-from zoo.rendering.volume import composite, composite_portrait, over
+from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+from talkzoo.zoo.ernerf.pose_encoding import normalised_pixels
+from talkzoo.zoo.ernerf.torso_field import TorsoField
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.rendering.rays import pixel_grid
+from talkzoo.zoo.rendering.volume import composite, composite_portrait, over
 
 HEAD_COMMAND = "talkzoo fit --config configs/ernerf_head.yaml [--config configs/presets/ernerf_head_cpu.yaml]"
 
 
 def load_head(path: str | Path) -> ERNeRFHead:
     """The frozen head (eval mode, no gradients) of a `talkzoo fit` run; UserError naming the command if missing."""
-    from lightning_modules.run_loading import load_run_module
+    from talkzoo.lightning_modules.run_loading import load_run_module
 
     path = Path(path)
     if not path.is_file():
@@ -80,7 +80,7 @@ class ERNeRFTorso(LightningModule):
     """The ER-NeRF torso LightningModule.
 
     Args:
-        field: the torso field (zoo.ernerf.torso_field.TorsoField).
+        field: the torso field (talkzoo.zoo.ernerf.torso_field.TorsoField).
         head_checkpoint: the trained head (`talkzoo fit --config configs/ernerf_head.yaml` →
             <run>/checkpoints/last.ckpt).
         pixels_per_step: random pixels per training step on CUDA (ER-NeRF: 65,536); cpu_pixels_per_step on CPU.

@@ -2,7 +2,7 @@
 trained per frame with L1 + LSGAN against a point discriminator (manual optimisation: D step, then G step, so
 `trainer.global_step` counts 2 optimizer steps per batch).
 
-Batch (datamodules.sequence.MotionDataModule with keys [lips, eyes, mesh, subject, head]): `lips` [B, T, 40, 3],
+Batch (talkzoo.datamodules.sequence.MotionDataModule with keys [lips, eyes, mesh, subject, head]): `lips` [B, T, 40, 3],
 `eyes` [B, T, 60, 3], `mesh` [B, T, 478, 3] (all z-scored per speaker, so lips and eyes are slices of mesh),
 `subject` [B, 478, 3], `head` [B, T, 7] (normalised; for the pixel metric), `speaker_index` [B], `mask` [B, T].
 
@@ -23,10 +23,10 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from datamodules.stats import SpeakerStats
-from zoo.head_motion import head_motion_to_pose
-from zoo.metrics import landmark_distance, mouth_opening, project_points
-from zoo.moda import smooth_time
+from talkzoo.datamodules.stats import SpeakerStats
+from talkzoo.zoo.head_motion import head_motion_to_pose
+from talkzoo.zoo.metrics import landmark_distance, mouth_opening, project_points
+from talkzoo.zoo.moda import smooth_time
 
 _SUMS = ("l1", "l1_base", "lmd", "lmd_base", "frames")
 
@@ -40,7 +40,7 @@ class FaCoNet(LightningModule):
     """MODA's facial composer with an injected generator and (optional) discriminator.
 
     Args:
-        generator: (lips, eyes, subject) → dense offsets (`zoo.faconet.FaCoGenerator`).
+        generator: (lips, eyes, subject) → dense offsets (`talkzoo.zoo.faconet.FaCoGenerator`).
         discriminator: (lips, eyes, dense, subject) → [B, T, 1] (`zoo.faconet.PointDiscriminator`) or None (L1 only).
         l1_weight: λ_L1 (public code 100, paper text 10; 100 is the default here — see docs/moda.md).
         gan_weight: weight of the generator's LSGAN term (1).
@@ -74,13 +74,13 @@ class FaCoNet(LightningModule):
     # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
     def setup(self, stage: str) -> None:
         if self._trainer is not None and self.discriminator is not None:
-            from lightning_modules.portrait_renderer import allow_two_backward_passes
+            from talkzoo.lightning_modules.portrait_renderer import allow_two_backward_passes
 
             allow_two_backward_passes(self.trainer)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is None or not getattr(datamodule, "stats", None):
             return
-        from lightning_modules.moda import _camera
+        from talkzoo.lightning_modules.moda import _camera
 
         self.set_speakers(datamodule.stats, [_camera(root) for root in datamodule.speakers])
 
@@ -108,7 +108,7 @@ class FaCoNet(LightningModule):
         [T, 478, 3] (CPU float32), in chunks of `chunk` frames; non-semantic points smoothed when configured."""
         if not self.speaker_stats:
             raise RuntimeError("FaCoNet has no speaker statistics: train it or load a checkpoint saved by training")
-        from zoo.face_indices import EYE_INDICES, LIP_INDICES
+        from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 
         stats = self.speaker_stats[speaker]
         subject = torch.from_numpy(stats.subject_code()).to(self.device)[None]
@@ -208,7 +208,7 @@ class FaCoNet(LightningModule):
 
     def _keep_media(self, pred_px: torch.Tensor, true_px: torch.Tensor, fps: float) -> None:
         """The first val clip's lips (≤ 250 frames) from the composed dense mesh, for `validation_media`."""
-        from zoo.face_indices import LIP_INDICES
+        from talkzoo.zoo.face_indices import LIP_INDICES
 
         lips = list(LIP_INDICES)
         pred, true = pred_px[:250, lips].float(), true_px[:250, lips].float()

@@ -2,7 +2,7 @@
 temporal body — `zoo.moda.DualAttention` (configs/moda.yaml) or `zoo.moda.RecurrentBody`, the LSTM baseline
 (configs/moda_lstm.yaml).
 
-Batch (datamodules.sequence.MotionDataModule): `audio` [B, T, D] (or `waveform` [B, L] for a waveform encoder),
+Batch (talkzoo.datamodules.sequence.MotionDataModule): `audio` [B, T, D] (or `waveform` [B, L] for a waveform encoder),
 `lips` [B, T, 40, 3], `eyes` [B, T, 60, 3], `head` [B, T, 7], `torso` [B, T, 18, 3] — all normalised per speaker —,
 `subject` [B, 478, 3], `speaker_index` [B], `mask` [B, T].
 
@@ -24,11 +24,11 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from datamodules.stats import SpeakerStats
-from zoo.head_motion import head_motion_to_pose
-from zoo.metrics import diversity, landmark_distance, mouth_area_iou, mouth_opening, project_points
-from zoo.metrics.image_mouth import pearson_from_sums
-from zoo.moda import PART_SHAPES, BodyOutput, MotionTails, SubjectEncoder, smooth_time
+from talkzoo.datamodules.stats import SpeakerStats
+from talkzoo.zoo.head_motion import head_motion_to_pose
+from talkzoo.zoo.metrics import diversity, landmark_distance, mouth_area_iou, mouth_opening, project_points
+from talkzoo.zoo.metrics.image_mouth import pearson_from_sums
+from talkzoo.zoo.moda import PART_SHAPES, BodyOutput, MotionTails, SubjectEncoder, smooth_time
 
 PARTS = tuple(PART_SHAPES)
 DEFAULT_PART_WEIGHTS = {"lips": 5.0, "eyes": 1.0, "head": 1.0, "torso": 1.0}
@@ -46,8 +46,8 @@ class MODA(LightningModule):
     """The A→R stage of MODA with an injected audio encoder and temporal body.
 
     Args:
-        audio_encoder: per-frame audio → [B, T, hidden] (`zoo.moda.MelConvEncoder` or `Wav2VecEncoder`).
-        body: temporal body, (x_a, x_s) → BodyOutput (`zoo.moda.DualAttention` or `RecurrentBody`).
+        audio_encoder: per-frame audio → [B, T, hidden] (`talkzoo.zoo.moda.MelConvEncoder` or `Wav2VecEncoder`).
+        body: temporal body, (x_a, x_s) → BodyOutput (`talkzoo.zoo.moda.DualAttention` or `RecurrentBody`).
         hidden: d (must match the encoder's and the body's). lips_hidden, tail_hidden: tail widths.
         subject_layers: subject-encoder layers. loss: "mse" or "l1" per part.
         part_weights, velocity_weights: per part (lips weighted up, as in the code: 5, 1, 1, 1 / 5, 1, 1, 0.5).
@@ -289,7 +289,7 @@ class MODA(LightningModule):
         }
 
     def validation_media(self) -> dict[str, Any] | None:
-        """The first val clip (callbacks.media_logger protocol, kind "motion"), None before validation."""
+        """The first val clip (talkzoo.callbacks.media_logger protocol, kind "motion"), None before validation."""
         return self._media
 
     def on_validation_epoch_end(self) -> None:
@@ -353,8 +353,8 @@ class MODA(LightningModule):
         extractor). Returns {part: [T, *shape]} in the speaker's canonical units (head: rotvec, t, s) on the CPU,
         T = round(duration · fps). Memory: O(T) for the outputs plus one batch of windows.
         """
-        from datamodules.alignment import interpolate_features
-        from zoo.audio import extract, to_mono_16k
+        from talkzoo.datamodules.alignment import interpolate_features
+        from talkzoo.zoo.audio import extract, to_mono_16k
 
         if not self.speaker_stats:
             raise RuntimeError("MODA has no speaker statistics: train it or load a checkpoint saved by training")
@@ -413,7 +413,7 @@ class MODA(LightningModule):
 
 def _camera(root: str) -> dict[str, float]:
     """The speaker's pinhole camera and size, from speaker.json."""
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.speaker import Speaker
 
     meta = Speaker(root).meta
     return {

@@ -25,7 +25,7 @@ from lightning.pytorch import LightningModule
 from torch import nn
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, tpe_index, tpe_planes
+from talkzoo.zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, tpe_index, tpe_planes
 
 PERCEPTUAL = ("lpips", "feature_matching")
 
@@ -168,7 +168,7 @@ class PortraitRenderer(LightningModule):
         return torch.cat([condition * 2 - 1, reference * 2 - 1, planes.to(condition)], dim=1)
 
     def tpe_ids(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frame numbers [B] → TPE ids [B] on the module's device (zoo.portrait.tpe_index)."""
+        """Frame numbers [B] → TPE ids [B] on the module's device (talkzoo.zoo.portrait.tpe_index)."""
         ids = tpe_index(frames, int(self.speaker_info.get("num_train", 1)))
         return torch.as_tensor(ids, device=self.device)
 
@@ -320,7 +320,7 @@ def allow_two_backward_passes(trainer: Any) -> None:
 
 def _load_lpips() -> list[nn.Module]:
     """[LPIPS] when its weights load, else [] after printing why (the caller falls back to feature matching)."""
-    from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+    from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 
     try:
         return [LPIPS().eval()]

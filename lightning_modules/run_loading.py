@@ -13,7 +13,7 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 
 def find_run_config(checkpoint: Path) -> Path | None:

@@ -29,7 +29,7 @@ def mouth_darkness(image: torch.Tensor, landmarks: torch.Tensor, height: int, ta
     """Inner-mouth darkness in a box that does not move with the jaw: image [3, H, W] in [0, 1], landmarks [478, 3]
     px → mean max(0, τ − luminance) over rows [upper inner lip − 1, + height), cols between the mouth corners.
     `height` is fixed for the whole evaluation (the largest lip gap + 3 px), so a static mouth scores a constant."""
-    from zoo.face_indices import MOUTH_INNER, UPPER_INNER_LIP_MID
+    from talkzoo.zoo.face_indices import MOUTH_INNER, UPPER_INNER_LIP_MID
 
     pts = landmarks[list(MOUTH_INNER), :2]
     c0, c1 = int(pts[:, 0].min().floor()), int(pts[:, 0].max().ceil())
@@ -50,9 +50,9 @@ def build_module(
     cpu_rays: int = 1024, levels: int = 8, n_samples: int = 24, resolution: int = 48, face_rays: float = 0.5
 ) -> Any:
     """The CPU preset's module (configs/presets/ernerf_head_cpu.yaml) built in Python."""
-    from lightning_modules.ernerf_head import ERNeRFHead
-    from zoo.ernerf import HeadField
-    from zoo.rendering import GridSampler
+    from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+    from talkzoo.zoo.ernerf import HeadField
+    from talkzoo.zoo.rendering import GridSampler
 
     field = HeadField(audio_in=80, levels=levels, base_resolution=16, finest_resolution=256, ind_num=10000)
     step = 2 * math.sqrt(3) / resolution
@@ -63,7 +63,7 @@ def build_module(
 
 def evaluate(module: Any, datamodule: Any, mean_frame: torch.Tensor) -> dict[str, float]:
     """Head-region PSNR of renders and of the mean frame, and the mouth-opening correlations, on the val frames."""
-    from zoo.face_indices import LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
+    from talkzoo.zoo.face_indices import LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
 
     module.eval()
     err_model, err_base, count = 0.0, 0.0, 0
@@ -113,13 +113,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     speaker = Path(args.speaker) if args.speaker else out / "speaker"
     if not (speaker / "speaker.json").is_file():
-        from datamodules.synthetic import synthesize
+        from talkzoo.datamodules.synthetic import synthesize
 
         synthesize(out, seconds=args.seconds, size=args.size, seed=args.seed, progress=False)
 
     import lightning as L
 
-    from datamodules.frames import FrameDataModule
+    from talkzoo.datamodules.frames import FrameDataModule
 
     L.seed_everything(args.seed)
     datamodule = FrameDataModule(str(speaker), batch_size=1, num_workers=0, size=args.size, val_limit=args.val_limit)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def fit(recipe: str, preset: str, root: Path, steps: int, extra: list[str]) -> Path:
     """`talkzoo fit` recipe + CPU preset into root (resumes / reuses a finished run) → last.ckpt."""
-    from zoo.pipelines.train import run_lightning_cli
+    from talkzoo.pipelines.train import run_lightning_cli
 
     last = root / "checkpoints" / "last.ckpt"
     if last.is_file() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= steps:
@@ -46,9 +46,9 @@ def fit(recipe: str, preset: str, root: Path, steps: int, extra: list[str]) -> P
 
 def evaluate(torso_ckpt: Path, head_ckpt: Path, speaker: Path, size: int) -> dict[str, float]:
     """Mean val metrics of head + torso and of the head-only baseline over all val frames."""
-    from datamodules.frames import FrameDataModule
-    from lightning_modules.ernerf_torso import ERNeRFTorso
-    from lightning_modules.run_loading import load_run_module
+    from talkzoo.datamodules.frames import FrameDataModule
+    from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso
+    from talkzoo.lightning_modules.run_loading import load_run_module
 
     module = load_run_module(torso_ckpt, ERNeRFTorso, {"head_checkpoint": str(head_ckpt)})
     data = FrameDataModule(str(speaker), size=size)
@@ -64,7 +64,7 @@ def evaluate(torso_ckpt: Path, head_ckpt: Path, speaker: Path, size: int) -> dic
 
 def torso_region(speaker: Any, size: int) -> np.ndarray:
     """bool [H, W]: pixels labelled neck / torso in at least half of the training frames (resized to size)."""
-    from datamodules.resize import resize_labels, target_size
+    from talkzoo.datamodules.resize import resize_labels, target_size
 
     height, width = target_size(size, speaker.meta.height, speaker.meta.width)
     train = speaker.split_indices("train")
@@ -100,7 +100,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     speaker_dir = Path(args.speaker) if args.speaker else out / "speaker"
     if not (speaker_dir / "speaker.json").is_file():
-        from datamodules.synthetic import synthesize
+        from talkzoo.datamodules.synthetic import synthesize
 
         synthesize(out, seconds=args.seconds, size=args.size, seed=args.seed, progress=False)
     data_args = ["--data.init_args.speaker", str(speaker_dir), "--data.init_args.size", str(args.size)]
@@ -120,10 +120,10 @@ def main() -> None:
     # held-out audio: the val split's audio (never trained on)
     import soundfile as sf
 
-    from datamodules.media import iter_frames
-    from datamodules.resize import resize_image
-    from datamodules.speaker import Speaker
-    from zoo.pipelines.generate_ernerf import generate_ernerf
+    from talkzoo.datamodules.media import iter_frames
+    from talkzoo.datamodules.resize import resize_image
+    from talkzoo.datamodules.speaker import Speaker
+    from talkzoo.pipelines.generate_ernerf import generate_ernerf
 
     speaker = Speaker(speaker_dir)
     val = speaker.split_indices("val")

@@ -4,7 +4,7 @@
         [--workers 2] [--json results.json]
 
 Synthesises a speaker (raw.mp4 + ground truth), preprocesses raw.mp4 from scratch, times it (end-to-end frames/s,
-mel features) and compares the result with the ground truth (datamodules.preprocess.evaluate).
+mel features) and compares the result with the ground truth (talkzoo.datamodules.preprocess.evaluate).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
 
-    from datamodules.preprocess import PreprocessConfig, preprocess
-    from datamodules.preprocess.evaluate import compare_to_truth
-    from datamodules.synthetic import synthesize
-    from datamodules.validate import validate_speaker
+    from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
+    from talkzoo.datamodules.preprocess.evaluate import compare_to_truth
+    from talkzoo.datamodules.synthetic import synthesize
+    from talkzoo.datamodules.validate import validate_speaker
 
     out = Path(args.out)
     synth = out / f"synth_{args.size}_{args.seconds:g}_{args.seed}"

@@ -15,9 +15,9 @@ import json
 import time
 from pathlib import Path
 
-from datamodules.media import probe_video
-from datamodules.synthetic import synthesize
-from datamodules.synthetic.tracking import measure
+from talkzoo.datamodules.media import probe_video
+from talkzoo.datamodules.synthetic import synthesize
+from talkzoo.datamodules.synthetic.tracking import measure
 
 
 def main() -> None:

@@ -31,9 +31,9 @@ DIVERSITY_FLOOR = 1e-3  # std across samples in normalised units: clearly non-ze
 
 def build(body: str, args: argparse.Namespace, speaker: str) -> tuple[Any, Any]:
     """(MODA module, MotionDataModule) at the script's widths; `body` is "dual" or "lstm"."""
-    from datamodules.sequence import MotionDataModule
-    from lightning_modules.moda import MODA
-    from zoo.moda import DualAttention, MelConvEncoder, RecurrentBody
+    from talkzoo.datamodules.sequence import MotionDataModule
+    from talkzoo.lightning_modules.moda import MODA
+    from talkzoo.zoo.moda import DualAttention, MelConvEncoder, RecurrentBody
 
     h = args.hidden
     encoder = MelConvEncoder(80, h, layers=args.encoder_layers, kernel=3)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     speaker = args.speaker
     if speaker is None:
-        from datamodules.synthetic import synthesize
+        from talkzoo.datamodules.synthetic import synthesize
 
         out = Path(args.work) / "synth"
         if not (out / "speaker" / "speaker.json").is_file():

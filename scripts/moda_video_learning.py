@@ -60,8 +60,8 @@ def renderer_module(
 ) -> Any:
     """A PortraitRenderer with the CPU preset's settings (configs/presets/portrait_renderer_cpu.yaml); `gan=False`
     drops the discriminator (L1 only: the tests' fast check)."""
-    from lightning_modules.portrait_renderer import PortraitRenderer
-    from zoo.portrait import MultiscaleDiscriminator, UNetGenerator
+    from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
+    from talkzoo.zoo.portrait import MultiscaleDiscriminator, UNetGenerator
 
     disc = MultiscaleDiscriminator(22, ndf=16, n_layers=3, num_d=2, max_channels=64) if gan else None
     generator = UNetGenerator(19, 3, ngf=ngf, num_downs=num_downs, max_channels=128)
@@ -73,8 +73,8 @@ def renderer_module(
 
 def mean_frame_psnr(speaker_root: Path, size: int) -> dict[str, float]:
     """PSNR (dB) on the val frames at `size` of the mean train frame and of the reference (train frame 0)."""
-    from datamodules.resize import resize_image
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.resize import resize_image
+    from talkzoo.datamodules.speaker import Speaker
 
     speaker = Speaker(speaker_root)
     train = speaker.split_indices("train")
@@ -92,7 +92,7 @@ def train_renderer(speaker_root: Path, size: int, batches: int, work: Path, **kw
     """Train the CPU renderer for `batches` batches; returns (module, {val psnr, ssim, fit_s})."""
     import lightning as L
 
-    from datamodules.portrait import PortraitDataModule
+    from talkzoo.datamodules.portrait import PortraitDataModule
 
     L.seed_everything(0, verbose=False)  # initialisation independent of what ran before in the process
     data = PortraitDataModule(str(speaker_root), size=size, batch_size=4, seed=0)
@@ -113,9 +113,9 @@ def train_renderer(speaker_root: Path, size: int, batches: int, work: Path, **kw
 
 def train_faconet(speaker_root: Path, batches: int, work: Path) -> tuple[Any, dict]:
     """FaCo-Net with the CPU preset's data settings; returns (module, val metrics)."""
-    from datamodules.sequence import MotionDataModule
-    from lightning_modules.faconet import FaCoNet
-    from zoo.faconet import FaCoGenerator, PointDiscriminator
+    from talkzoo.datamodules.sequence import MotionDataModule
+    from talkzoo.lightning_modules.faconet import FaCoNet
+    from talkzoo.zoo.faconet import FaCoGenerator, PointDiscriminator
 
     data = MotionDataModule(
         [str(speaker_root)], window=50, stride=10, jitter=10, batch_size=16,
@@ -133,9 +133,9 @@ def train_faconet(speaker_root: Path, batches: int, work: Path) -> tuple[Any, di
 
 def train_moda(speaker_root: Path, steps: int, work: Path) -> Any:
     """MODA with the CPU preset (dual attention, d 64)."""
-    from datamodules.sequence import MotionDataModule
-    from lightning_modules.moda import MODA
-    from zoo.moda import DualAttention, MelConvEncoder
+    from talkzoo.datamodules.sequence import MotionDataModule
+    from talkzoo.lightning_modules.moda import MODA
+    from talkzoo.zoo.moda import DualAttention, MelConvEncoder
 
     data = MotionDataModule([str(speaker_root)], window=100, stride=10, jitter=10, batch_size=8)
     model = MODA(MelConvEncoder(80, 64), DualAttention(64, 4, 2, 128, 0.1, period=25), hidden=64, lips_hidden=256,
@@ -151,7 +151,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def true_opening(speaker_root: Path, frames: np.ndarray) -> np.ndarray:
     """Ground-truth mouth opening (px, landmarks 13–14) of `frames`."""
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.speaker import Speaker
 
     marks = Speaker(speaker_root).landmarks[frames]
     return np.linalg.norm(marks[:, 13, :2] - marks[:, 14, :2], axis=-1)
@@ -164,8 +164,8 @@ def mouth_correlation(
     ground-truth mouth opening of `frames`."""
     import cv2
 
-    from datamodules.media import iter_frames
-    from datamodules.preprocess.tracking import FrameAnalyzer
+    from talkzoo.datamodules.media import iter_frames
+    from talkzoo.datamodules.preprocess.tracking import FrameAnalyzer
 
     truth = true_opening(speaker_root, frames)
     analyzer = FrameAnalyzer()
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         args.size, args.renderer_batches, args.no_gan = 64, 60, True
     speaker = args.speaker
     if speaker is None:
-        from datamodules.synthetic import synthesize
+        from talkzoo.datamodules.synthetic import synthesize
 
         speaker = args.out / "synth" / "speaker"
         if not (speaker / "speaker.json").is_file():
@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     results["renderer"].update(mean_frame_psnr(speaker, args.size))
     print(json.dumps(results["renderer"], indent=1), flush=True)
     if not args.renderer_only:
-        from datamodules.media import write_video
-        from datamodules.speaker import Speaker
-        from zoo.pipelines.generate_moda import motion_to_mesh, render_frames
+        from talkzoo.datamodules.media import write_video
+        from talkzoo.datamodules.speaker import Speaker
+        from talkzoo.pipelines.generate_moda import motion_to_mesh, render_frames
 
         print(f"training FaCo-Net ({args.faconet_batches} batches), then MODA ({args.moda_steps} steps)", flush=True)
         faconet, results["faconet"] = train_faconet(speaker, args.faconet_batches, work)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         write_video(video, render_frames(renderer.eval(), geometry, 16, False), s.meta.fps, wave, 16000)
         results["generate"] = mouth_correlation(video, speaker, val)
         # where a low correlation comes from: the motion itself, the renderer, or the MediaPipe measurement
-        from zoo.portrait import condition_image, project
+        from talkzoo.zoo.portrait import condition_image, project
 
         cam = renderer.camera.scaled(args.size, args.size)
         lips_px = project(geometry["mesh"], geometry["pose"], cam)

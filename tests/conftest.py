@@ -24,7 +24,7 @@ def _isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def synthetic_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`talkzoo synth` output (raw.mp4 + speaker/) of a tiny speaker: 64², 3 s, seed 0. Built once."""
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = tmp_path_factory.mktemp("synthetic")
     synthesize(out, seconds=3.0, size=64, seed=0, progress=False)
@@ -74,7 +74,7 @@ def fake_alexnet(hub_dir: Path) -> Path:
     """A random AlexNet state dict in torchvision's format where torch.hub keeps the real (absent) weights."""
     import torch
 
-    from zoo.losses.lpips import backbone_cache_path
+    from talkzoo.zoo.losses.lpips import backbone_cache_path
 
     generator = torch.Generator().manual_seed(0)
     state = {}

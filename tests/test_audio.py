@@ -1,4 +1,4 @@
-"""Audio feature extractors (zoo.audio): log-mel framing and content, wav2vec2 / HuBERT loading and chunking."""
+"""Audio feature extractors (talkzoo.zoo.audio): log-mel framing and content, wav2vec2 / HuBERT loading and chunking."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-import zoo.audio as audio
-from zoo.errors import UserError
+import talkzoo.zoo.audio as audio
+from talkzoo.zoo.errors import UserError
 
 SR = 16000
 

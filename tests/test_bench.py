@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.cli import main
-from zoo.pipelines.bench import BenchContext, load_benchmarks
+from talkzoo.cli import main
+from talkzoo.pipelines.bench import BenchContext, load_benchmarks
 
 
 def test_suite_registers_benchmarks() -> None:

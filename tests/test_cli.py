@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.cli import main
+from talkzoo.cli import main
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,7 +37,7 @@ def test_bad_synth_arguments_exit_nonzero(tmp_path: Path, capsys: pytest.Capture
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "zoo.cli", "validate", str(tmp_path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "talkzoo.cli", "validate", str(tmp_path)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "no speaker.json" in result.stderr

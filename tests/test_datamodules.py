@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.alignment import (
+from talkzoo.datamodules.alignment import (
     check_feature_length,
     feature_windows,
     features_at_frames,
@@ -17,12 +17,12 @@ from datamodules.alignment import (
     frame_sample_start,
     waveform_window,
 )
-from datamodules.frames import FRAME_KEYS, FrameDataModule
-from datamodules.sequence import MotionDataModule
-from datamodules.speaker import Speaker, SpeakerFormatError
-from datamodules.stats import SpeakerStats, compute_stats
-from zoo import face_indices as fi
-from zoo.head_motion import head_motion_to_pose, pose_to_head_motion
+from talkzoo.datamodules.frames import FRAME_KEYS, FrameDataModule
+from talkzoo.datamodules.sequence import MotionDataModule
+from talkzoo.datamodules.speaker import Speaker, SpeakerFormatError
+from talkzoo.datamodules.stats import SpeakerStats, compute_stats
+from talkzoo.zoo import face_indices as fi
+from talkzoo.zoo.head_motion import head_motion_to_pose, pose_to_head_motion
 
 # ---------------------------------------------------------------------------------------------------------------
 # Speakers

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.media import probe_video
-from datamodules.speaker import Speaker
-from zoo.pipelines.demo import DemoSettings, run_demo
+from talkzoo.datamodules.media import probe_video
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.pipelines.demo import DemoSettings, run_demo
 
 TINY = DemoSettings(
     seconds=12.0, synth_size=128, size=64, moda_steps=100, faconet_steps=40, renderer_steps=40, head_steps=60,

@@ -11,13 +11,13 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-from callbacks.checkpoint import Checkpoint
-from callbacks.coarse_to_fine import CoarseToFineLPIPS
-from callbacks.ema import EMA
-from datamodules.frames import FrameDataModule
-from lightning_modules.ernerf_head import ERNeRFHead
-from zoo.ernerf import HeadField
-from zoo.rendering import GridSampler
+from talkzoo.callbacks.checkpoint import Checkpoint
+from talkzoo.callbacks.coarse_to_fine import CoarseToFineLPIPS
+from talkzoo.callbacks.ema import EMA
+from talkzoo.datamodules.frames import FrameDataModule
+from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+from talkzoo.zoo.ernerf import HeadField
+from talkzoo.zoo.rendering import GridSampler
 
 
 def _module() -> ERNeRFHead:
@@ -108,7 +108,7 @@ def test_ema_weights_are_swapped_in_for_validation(tiny_speaker: Path, tmp_path:
 
 
 def test_cpu_preset_stacks_on_the_recipe(tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo.cli import main
+    from talkzoo.cli import main
 
     root = Path(__file__).resolve().parents[1]
     (tmp_path / "outputs" / "synth").mkdir(parents=True)

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ernerf_head_learning import build_module, evaluate  # noqa: E402
 
-from datamodules.frames import FrameDataModule  # noqa: E402
+from talkzoo.datamodules.frames import FrameDataModule  # noqa: E402
 
 
 def test_head_psnr_beats_the_mean_frame(tiny_speaker: Path) -> None:

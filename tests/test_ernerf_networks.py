@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from zoo.ernerf import AudioAttNet, AudioNet, HashGrid2D, HeadField, SHEncoder, TriPlaneEncoder
-from zoo.rendering import trunc_exp
+from talkzoo.zoo.ernerf import AudioAttNet, AudioNet, HashGrid2D, HeadField, SHEncoder, TriPlaneEncoder
+from talkzoo.zoo.rendering import trunc_exp
 
 
 def _vertex_point(grid: HashGrid2D, level: int, i: int, j: int) -> torch.Tensor:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.cli import main
-from zoo.ernerf.pose_encoding import ANCHOR_INIT, AdaptivePoseEncoding, FrequencyEncoder, project_keypoints
-from zoo.ernerf.torso_field import TorsoField
-from zoo.errors import UserError
-from zoo.rendering.volume import composite_portrait
+from talkzoo.cli import main
+from talkzoo.zoo.ernerf.pose_encoding import ANCHOR_INIT, AdaptivePoseEncoding, FrequencyEncoder, project_keypoints
+from talkzoo.zoo.ernerf.torso_field import TorsoField
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.rendering.volume import composite_portrait
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "trainer" / "cpu_smoke.yaml"
@@ -98,7 +98,7 @@ def test_compositing_order_background_torso_head() -> None:
 
 
 def test_neck_band_is_the_head_body_junction() -> None:
-    from lightning_modules.ernerf_torso import neck_band
+    from talkzoo.lightning_modules.ernerf_torso import neck_band
 
     parsing = torch.zeros(10, 10, dtype=torch.long)
     parsing[:5, 3:7] = 1  # head, rows 0–4
@@ -110,15 +110,15 @@ def test_neck_band_is_the_head_body_junction() -> None:
 
 
 def test_missing_head_checkpoint_names_the_command(tmp_path: Path) -> None:
-    from lightning_modules.ernerf_torso import ERNeRFTorso
+    from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso
 
     with pytest.raises(UserError, match="configs/ernerf_head.yaml"):
         ERNeRFTorso(TorsoField(**SMALL_FIELD), head_checkpoint=str(tmp_path / "nope.ckpt"))
 
 
 def test_torso_beats_head_only_over_the_background(tiny_speaker: Path, head_ckpt: Path) -> None:
-    from datamodules.frames import FrameDataModule
-    from lightning_modules.ernerf_torso import ERNeRFTorso
+    from talkzoo.datamodules.frames import FrameDataModule
+    from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso
 
     torch.manual_seed(0)
     module = ERNeRFTorso(TorsoField(**SMALL_FIELD), head_checkpoint=str(head_ckpt), cpu_pixels_per_step=512)

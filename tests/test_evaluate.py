@@ -16,18 +16,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.media import write_video
-from datamodules.speaker import Speaker
-from zoo.cli import main as cli_main
-from zoo.errors import UserError
-from zoo.pipelines.evaluate import audio_offset, evaluate_video, main
+from talkzoo.cli import main as cli_main
+from talkzoo.datamodules.media import write_video
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.pipelines.evaluate import audio_offset, evaluate_video, main
+from talkzoo.zoo.errors import UserError
 
 FAST = {"max_lag": 8, "torch_threads": 1, "progress": False}
 
 
 @pytest.fixture(scope="module")
 def speaker128(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = tmp_path_factory.mktemp("synthetic128")
     synthesize(out, seconds=3.0, size=128, seed=0, progress=False)
@@ -137,7 +137,7 @@ def test_bad_input_is_one_line(speaker128: Path, ground_truth: Path, tmp_path: P
 
 
 def test_odd_sizes_padded_by_the_encoder_are_cropped_not_resized() -> None:
-    from zoo.pipelines.evaluate import _even_padding
+    from talkzoo.pipelines.evaluate import _even_padding
 
     assert _even_padding((128, 256, 3), (127, 255, 3)) and _even_padding((128, 256), (128, 255))
     assert not _even_padding((128, 128), (128, 128)) and not _even_padding((130, 128), (128, 128))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from datamodules.speaker import Speaker
-from zoo.face_indices import EYE_INDICES, LIP_INDICES
-from zoo.faconet import FaCoGenerator, PointDiscriminator
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
+from talkzoo.zoo.faconet import FaCoGenerator, PointDiscriminator
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,10 +10,10 @@ import soundfile as sf
 import torch
 from test_ernerf_torso import fit_tiny_head  # noqa: E402  (tests/ is on sys.path under pytest)
 
-from datamodules.media import probe_video
-from zoo.cli import main
-from zoo.errors import UserError
-from zoo.pipelines.ernerf_motion import fit_blink_calibration, mirror_indices, moda_blink, training_motion
+from talkzoo.cli import main
+from talkzoo.datamodules.media import probe_video
+from talkzoo.pipelines.ernerf_motion import fit_blink_calibration, mirror_indices, moda_blink, training_motion
+from talkzoo.zoo.errors import UserError
 
 FPS = 25.0
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +45,8 @@ def runs(tiny_speaker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def audio(tiny_speaker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """0.5 s of the speaker's speech resampled to 22.05 kHz (not the training rate) as a wav."""
-    from datamodules.speaker import Speaker
-    from zoo.audio.resample import to_mono_16k
+    from talkzoo.datamodules.speaker import Speaker
+    from talkzoo.zoo.audio.resample import to_mono_16k
 
     wave = Speaker(tiny_speaker).audio()[8000:16000]
     path = tmp_path_factory.mktemp("audio") / "clip.wav"
@@ -66,7 +66,7 @@ def _check_video(path: Path, audio: Path) -> None:
 
 
 def test_full_portrait_along_the_training_path(runs: Path, tiny_speaker: Path, audio: Path, tmp_path: Path) -> None:
-    from zoo.pipelines.generate_ernerf import generate_ernerf
+    from talkzoo.pipelines.generate_ernerf import generate_ernerf
 
     out = generate_ernerf(tiny_speaker, audio, tmp_path / "portrait.mp4", run_dir=runs, progress=False, chunk=300)
     _check_video(out, audio)
@@ -86,7 +86,7 @@ def test_head_only_with_moda_motion_through_the_cli(
 
 
 def test_bad_checkpoints_are_user_errors(runs: Path, tiny_speaker: Path, audio: Path, tmp_path: Path) -> None:
-    from zoo.pipelines.generate_ernerf import generate_ernerf
+    from talkzoo.pipelines.generate_ernerf import generate_ernerf
 
     with pytest.raises(UserError, match="configs/ernerf_head.yaml"):
         generate_ernerf(tiny_speaker, audio, tmp_path / "o.mp4", head_ckpt=tmp_path / "missing.ckpt")
@@ -122,7 +122,7 @@ def test_motion_sources() -> None:
     canonical = np.zeros((4, 478, 3), np.float32)
     for t, gap in enumerate([4.0, 3.0, 0.0, 4.0]):
         canonical[t, [374, 145], 1] = gap  # lower lids below the upper lids (at 0)
-    from zoo.face_indices import EYE_INDICES
+    from talkzoo.zoo.face_indices import EYE_INDICES
 
     eyes = canonical[:, list(EYE_INDICES)][[2, 0]]  # closed, then open
     eyes = torch.from_numpy(eyes).numpy()

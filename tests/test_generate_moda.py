@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.media import probe_video
-from datamodules.speaker import Speaker
-from zoo.cli import main
-from zoo.errors import UserError
-from zoo.pipelines.generate_moda import generate_moda
+from talkzoo.cli import main
+from talkzoo.datamodules.media import probe_video
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.pipelines.generate_moda import generate_moda
+from talkzoo.zoo.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

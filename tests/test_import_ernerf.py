@@ -12,16 +12,16 @@ import cv2
 import numpy as np
 import pytest
 
-from datamodules.importers.ernerf_layout import (
+from talkzoo.cli import main
+from talkzoo.datamodules.importers.ernerf_layout import (
     flatten_windows,
     nerf_matrix_to_ngp,
     ngp_to_nerf_matrix,
     parsing_colours,
     pose_to_ernerf,
 )
-from datamodules.speaker import Speaker
-from datamodules.validate import validate_speaker
-from zoo.cli import main
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.validate import validate_speaker
 
 SIZE, SECONDS = 192, 3.0
 FEAT_DIM = 16
@@ -61,7 +61,7 @@ def write_ernerf_folder(speaker_root: Path, out: Path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = tmp_path_factory.mktemp("ernerf_truth")
     synthesize(out, seconds=SECONDS, size=SIZE, seed=2, progress=False)
@@ -135,8 +135,8 @@ def test_landmarks_recomputed_with_mediapipe(imported: Path, truth: Path) -> Non
 
 
 def test_loads_in_the_datamodules(imported: Path) -> None:
-    from datamodules.frames import FrameDataModule
-    from datamodules.sequence import MotionDataModule
+    from talkzoo.datamodules.frames import FrameDataModule
+    from talkzoo.datamodules.sequence import MotionDataModule
 
     frames = FrameDataModule(str(imported), feature="hubert", audio_window=2)
     frames.setup("fit")

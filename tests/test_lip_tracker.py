@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.speaker import Speaker
-from zoo.face_indices import LIP_INDICES
-from zoo.metrics.image_mouth import ImageMouthMetrics, pearson_from_sums
-from zoo.metrics.lip_tracker import track_lips
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics, pearson_from_sums
+from talkzoo.zoo.metrics.lip_tracker import track_lips
 
 
 def _frames(speaker: Speaker, count: int) -> tuple[np.ndarray, np.ndarray]:

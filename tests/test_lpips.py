@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.losses.lpips import LPIPS, AlexFeatures, LPIPSWeightsUnavailable, backbone_cache_path
+from talkzoo.zoo.losses.lpips import LPIPS, AlexFeatures, LPIPSWeightsUnavailable, backbone_cache_path
 
 
 def test_alexnet_feature_shapes() -> None:

@@ -1,4 +1,4 @@
-"""PyAV video I/O (datamodules.media) and the bundled assets (datamodules.assets)."""
+"""PyAV video I/O (talkzoo.datamodules.media) and the bundled assets (talkzoo.datamodules.assets)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.assets import SPEECH_PATH, load_astronaut, load_speech
-from datamodules.media import MediaError, iter_frames, probe_video, read_audio, write_video
+from talkzoo.datamodules.assets import SPEECH_PATH, load_astronaut, load_speech
+from talkzoo.datamodules.media import MediaError, iter_frames, probe_video, read_audio, write_video
 
 
 def test_bundled_speech_and_photo() -> None:

@@ -1,4 +1,4 @@
-"""callbacks.media_logger.ValidationMedia: a fake module that implements the validation-media protocol is fitted
+"""talkzoo.callbacks.media_logger.ValidationMedia: a fake module that implements the validation-media protocol is fitted
 for a few val epochs with each logger; the media must land in the logger and under <log_dir>/media/, once."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks.media_logger import ValidationMedia, frame_grid
+from talkzoo.callbacks.media_logger import ValidationMedia, frame_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -180,7 +180,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.strategies import DDPStrategy
 sys.path.insert(0, {tests!r})
 from test_media_logger import FakeModule
-from callbacks.media_logger import ValidationMedia
+from talkzoo.callbacks.media_logger import ValidationMedia
 
 root = Path({root!r})
 trainer = L.Trainer(
@@ -206,7 +206,7 @@ def test_ddp_two_processes_write_media_once(tmp_path: Path) -> None:
 
 
 def test_cli_appends_the_callback_to_a_recipe(workdir: Path) -> None:
-    from zoo.cli import main
+    from talkzoo.cli import main
 
     args = [
         "fit",
@@ -214,7 +214,7 @@ def test_cli_appends_the_callback_to_a_recipe(workdir: Path) -> None:
         "--config", str(ROOT / "configs" / "presets" / "moda_cpu.yaml"),
         "--config", str(ROOT / "configs" / "trainer" / "cpu_smoke.yaml"),
         "--config", str(ROOT / "configs" / "logger" / "tensorboard.yaml"),
-        "--trainer.callbacks+=callbacks.media_logger.ValidationMedia",
+        "--trainer.callbacks+=talkzoo.callbacks.media_logger.ValidationMedia",
     ]  # fmt: skip
     assert main(args) == 0
     media = list((workdir / "runs" / "tensorboard").glob("version_*/media"))

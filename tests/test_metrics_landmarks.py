@@ -1,4 +1,4 @@
-"""Landmark metrics (zoo.metrics.landmarks): projection, LMD, LMD-v, mouth-area IoU, opening, diversity."""
+"""Landmark metrics (talkzoo.zoo.metrics.landmarks): projection, LMD, LMD-v, mouth-area IoU, opening, diversity."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.face_indices import LIP_INDICES, MOUTH_INNER
-from zoo.metrics import (
+from talkzoo.zoo.face_indices import LIP_INDICES, MOUTH_INNER
+from talkzoo.zoo.metrics import (
     diversity,
     landmark_distance,
     landmark_velocity_distance,
@@ -30,7 +30,7 @@ def test_projection_matches_the_pinhole_model() -> None:
 
 
 def test_projection_reproduces_the_synthetic_speakers_landmarks(tiny_speaker) -> None:
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.speaker import Speaker
 
     s = Speaker(tiny_speaker)
     px = project_points(torch.from_numpy(np.array(s.canonical)), torch.from_numpy(np.array(s.pose)),

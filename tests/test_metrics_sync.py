@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.speaker import Speaker
-from zoo.metrics.sync import frame_energy, sync_offset
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.zoo.metrics.sync import frame_energy, sync_offset
 
 
 def _signals(root: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-from datamodules.sequence import MotionDataModule
-from lightning_modules.moda import MODA
-from zoo.moda import DualAttention, MelConvEncoder, RecurrentBody, Wav2VecEncoder
+from talkzoo.datamodules.sequence import MotionDataModule
+from talkzoo.lightning_modules.moda import MODA
+from talkzoo.zoo.moda import DualAttention, MelConvEncoder, RecurrentBody, Wav2VecEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = [ROOT / "configs" / "moda.yaml", ROOT / "configs" / "moda_lstm.yaml"]
@@ -28,7 +28,7 @@ H = 16
 def _talkzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=400
+        [sys.executable, "-m", "talkzoo.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=400
     )
 
 
@@ -42,8 +42,8 @@ def _small_args() -> list[str]:
 
 def test_recipes_differ_only_in_the_temporal_body() -> None:
     dual, lstm = (yaml.safe_load(p.read_text()) for p in RECIPES)
-    assert dual["model"]["init_args"].pop("body")["class_path"] == "zoo.moda.DualAttention"
-    assert lstm["model"]["init_args"].pop("body")["class_path"] == "zoo.moda.RecurrentBody"
+    assert dual["model"]["init_args"].pop("body")["class_path"] == "talkzoo.zoo.moda.DualAttention"
+    assert lstm["model"]["init_args"].pop("body")["class_path"] == "talkzoo.zoo.moda.RecurrentBody"
     assert dual == lstm
 
 
@@ -96,7 +96,7 @@ def test_validation_logs_pixel_metrics_and_diversity(tiny_speaker: Path) -> None
         assert key in metrics and np.isfinite(metrics[key]), key
     assert metrics["val/lmd"] > 0 and 0 <= metrics["val/ma"] <= 1
     assert metrics["val/div_head"] > 0
-    media = model.validation_media()  # the first val clip, for callbacks.media_logger.ValidationMedia
+    media = model.validation_media()  # the first val clip, for talkzoo.callbacks.media_logger.ValidationMedia
     assert media is not None and media["kind"] == "motion"
     frames = media["lips_true"].shape[0]
     assert media["lips_pred"].shape == (frames, 40, 2) and media["mouth_pred"].shape == (frames,)
@@ -116,7 +116,7 @@ def test_losses_weight_parts_and_include_velocity_and_kl() -> None:
     batch["mask"] = torch.ones(2, 6, dtype=torch.bool)
     pred = {k: v.clone() for k, v in batch.items() if k != "mask"}
     pred["lips"] = pred["lips"] + 1.0
-    from zoo.moda import BodyOutput
+    from talkzoo.zoo.moda import BodyOutput
 
     body = BodyOutput(torch.zeros(2, 6, 2 * H), kl=torch.full((2, 6), 2.0))
     terms = model.losses(pred, body, batch)

@@ -21,7 +21,7 @@ import moda_learning  # noqa: E402
 
 @pytest.fixture(scope="module")
 def learning_speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = tmp_path_factory.mktemp("moda_learning")
     synthesize(out, seconds=30.0, size=64, seed=1, progress=False)

@@ -1,11 +1,11 @@
-"""MODA networks (zoo.moda): shapes, masks, causality, sampling, batch size 1, any sequence length."""
+"""MODA networks (talkzoo.zoo.moda): shapes, masks, causality, sampling, batch size 1, any sequence length."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from zoo.moda import (
+from talkzoo.zoo.moda import (
     PART_SHAPES,
     DualAttention,
     MelConvEncoder,
@@ -16,8 +16,8 @@ from zoo.moda import (
     SubjectEncoder,
     smooth_time,
 )
-from zoo.moda.positional import alignment_mask, biased_causal_mask, periodic_encoding
-from zoo.moda.prob_attn import gaussian_kl
+from talkzoo.zoo.moda.positional import alignment_mask, biased_causal_mask, periodic_encoding
+from talkzoo.zoo.moda.prob_attn import gaussian_kl
 
 torch.set_num_threads(1)
 D = 16
@@ -129,7 +129,7 @@ def test_mel_encoder_context_is_local() -> None:
 
 
 def test_wav2vec_encoder_interpolates_to_frames() -> None:
-    from zoo.moda import Wav2VecEncoder
+    from talkzoo.zoo.moda import Wav2VecEncoder
 
     enc = Wav2VecEncoder(random_init=True, size="tiny", hidden=D)
     out = enc(torch.randn(2, 16000), num_frames=25)
@@ -147,8 +147,8 @@ def test_smoothing_keeps_constants_and_reduces_noise() -> None:
 
 
 def test_aligned_cross_attention_equals_attention_under_the_alignment_mask() -> None:
-    from zoo.moda.positional import alignment_mask
-    from zoo.moda.spec_attn import AlignedDecoderLayer
+    from talkzoo.zoo.moda.positional import alignment_mask
+    from talkzoo.zoo.moda.spec_attn import AlignedDecoderLayer
 
     torch.manual_seed(0)
     layer = AlignedDecoderLayer(D, 2, 32, 0.0).eval()

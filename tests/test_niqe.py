@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from zoo.metrics.niqe import matlab_half, niqe, niqe_features, pristine_model
+from talkzoo.zoo.metrics.niqe import matlab_half, niqe, niqe_features, pristine_model
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.portrait import PortraitDataModule, speaker_camera
-from datamodules.speaker import Speaker
-from lightning_modules.portrait_renderer import PortraitRenderer
-from zoo.portrait import (
+from talkzoo.datamodules.portrait import PortraitDataModule, speaker_camera
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
+from talkzoo.zoo.portrait import (
     Camera,
     MultiscaleDiscriminator,
     UNetGenerator,
@@ -23,7 +23,7 @@ from zoo.portrait import (
     tpe_index,
     tpe_planes,
 )
-from zoo.portrait.condition import PARTS
+from talkzoo.zoo.portrait.condition import PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

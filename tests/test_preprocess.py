@@ -15,22 +15,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.media import iter_frames, read_audio, write_video
-from datamodules.preprocess import PreprocessConfig, PreprocessError, preprocess
-from datamodules.preprocess import steps as steps_module
-from datamodules.preprocess.evaluate import compare_to_truth, project, rotation_errors
-from datamodules.preprocess.landmarks import lag_frames, smooth
-from datamodules.preprocess.pose import umeyama
-from datamodules.speaker import Speaker
-from datamodules.validate import validate_speaker
-from zoo.cli import main
+from talkzoo.cli import main
+from talkzoo.datamodules.media import iter_frames, read_audio, write_video
+from talkzoo.datamodules.preprocess import PreprocessConfig, PreprocessError, preprocess
+from talkzoo.datamodules.preprocess import steps as steps_module
+from talkzoo.datamodules.preprocess.evaluate import compare_to_truth, project, rotation_errors
+from talkzoo.datamodules.preprocess.landmarks import lag_frames, smooth
+from talkzoo.datamodules.preprocess.pose import umeyama
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.validate import validate_speaker
 
 SIZE, SECONDS = 192, 5.0
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = tmp_path_factory.mktemp("pre_synth")
     synthesize(out, seconds=SECONDS, size=SIZE, seed=1, progress=False)
@@ -115,8 +115,8 @@ def test_torso_layer_holds_neck_torso_and_the_neck_continuation(processed: Path)
 
 
 def test_loads_in_the_datamodules(processed: Path) -> None:
-    from datamodules.frames import FrameDataModule
-    from datamodules.sequence import MotionDataModule
+    from talkzoo.datamodules.frames import FrameDataModule
+    from talkzoo.datamodules.sequence import MotionDataModule
 
     motion = MotionDataModule([str(processed)], window=25, stride=25, jitter=0, batch_size=2)
     motion.setup("fit")
@@ -154,7 +154,7 @@ def test_truncated_video(synth: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_stream_ending_early(raw_clip: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from datamodules.preprocess.decode import iter_resampled
+    from talkzoo.datamodules.preprocess.decode import iter_resampled
 
     video = write_video(tmp_path / "clip.mp4", raw_clip[0][:75], fps=25, audio=raw_clip[1][: 3 * 16000])
     frames = list(iter_resampled(video, 25.0, 76, lambda f: f.pts))  # one frame short of the claim: padded
@@ -211,7 +211,7 @@ def test_several_faces_keeps_the_largest(raw_clip: tuple, tmp_path: Path) -> Non
 
 
 def test_other_frame_and_sample_rates_are_normalised(raw_clip: tuple, tmp_path: Path) -> None:
-    from datamodules.preprocess.decode import iter_resampled
+    from talkzoo.datamodules.preprocess.decode import iter_resampled
 
     frames, wave = raw_clip
     source = frames[:90]  # shown at 30 fps: 3 s
@@ -295,7 +295,7 @@ def test_sigkill_during_the_frame_pass_resumes(raw_clip: tuple, tmp_path: Path) 
     frames, wave = raw_clip
     video = write_video(tmp_path / "clip.mp4", frames[:100], fps=25, audio=wave[: 4 * 16000])
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "zoo.cli", "preprocess", str(video), str(out), "--size", str(SIZE), "--quiet"]
+    command = [sys.executable, "-m", "talkzoo.cli", "preprocess", str(video), str(out), "--size", str(SIZE), "--quiet"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -347,7 +347,7 @@ def test_provenance_is_recorded(processed: Path) -> None:
 
 
 def test_rerun_with_another_feature_only_reextracts(processed: Path, tmp_path: Path, synth: Path) -> None:
-    from zoo.audio import build_encoder
+    from talkzoo.zoo.audio import build_encoder
 
     folder = tmp_path / "tiny_hubert"  # a local save_pretrained folder: the "weights available" path
     build_encoder("hubert", random_init=True, size="tiny", cache=False).model.save_pretrained(folder)

@@ -8,8 +8,16 @@ import math
 import pytest
 import torch
 
-from zoo.rendering import GridSampler, RaySamples, TorchGridSampler, camera_rays, composite, ray_aabb, render_rays
-from zoo.rendering.rays import pixel_grid
+from talkzoo.zoo.rendering import (
+    GridSampler,
+    RaySamples,
+    TorchGridSampler,
+    camera_rays,
+    composite,
+    ray_aabb,
+    render_rays,
+)
+from talkzoo.zoo.rendering.rays import pixel_grid
 
 CUDA = torch.cuda.is_available()
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.media import probe_video, read_audio
-from datamodules.speaker import ARRAYS, NUM_LANDMARKS, PARSING_LABELS, Speaker
-from datamodules.synthetic import animate, clip_audio, synthesize
-from datamodules.synthetic.mesh_indices import EYES, LIP_POINTS
-from datamodules.synthetic.portrait import build_portrait
-from datamodules.synthetic.render import Renderer
-from datamodules.validate import validate_speaker
+from talkzoo.datamodules.media import probe_video, read_audio
+from talkzoo.datamodules.speaker import ARRAYS, NUM_LANDMARKS, PARSING_LABELS, Speaker
+from talkzoo.datamodules.synthetic import animate, clip_audio, synthesize
+from talkzoo.datamodules.synthetic.mesh_indices import EYES, LIP_POINTS
+from talkzoo.datamodules.synthetic.portrait import build_portrait
+from talkzoo.datamodules.synthetic.render import Renderer
+from talkzoo.datamodules.validate import validate_speaker
 
 SECONDS, SIZE, FPS = 3.0, 64, 25
 T = int(round(SECONDS * FPS))
@@ -164,7 +164,7 @@ def test_landmarks_scale_with_size(tiny_speaker: Path) -> None:
 
 # ---- a real tracker agrees -------------------------------------------------------------------------------------
 def test_mediapipe_tracks_the_synthetic_face(tmp_path: Path) -> None:
-    from datamodules.synthetic.tracking import measure
+    from talkzoo.datamodules.synthetic.tracking import measure
 
     synthesize(tmp_path, seconds=2.0, size=256, seed=3, progress=False)
     result = measure(tmp_path / "speaker", tmp_path / "raw.mp4")

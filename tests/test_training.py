@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.cli import main
+from talkzoo.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
@@ -29,7 +29,7 @@ MODA_CPU = ROOT / "configs" / "presets" / "moda_cpu.yaml"
 def _talkzoo(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "talkzoo.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -100,7 +100,7 @@ def test_killed_run_resumes_from_last_checkpoint(workdir: Path) -> None:
         [
             sys.executable,
             "-m",
-            "zoo.cli",
+            "talkzoo.cli",
             "fit",
             "--config",
             str(recipe),

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.speaker import Speaker, SpeakerFormatError
-from datamodules.validate import require_valid, validate_speaker
-from zoo.cli import main
+from talkzoo.cli import main
+from talkzoo.datamodules.speaker import Speaker, SpeakerFormatError
+from talkzoo.datamodules.validate import require_valid, validate_speaker
 
 
 def test_synthetic_speaker_is_valid(tiny_speaker: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datamodules.importers.ernerf_layout import (
+from talkzoo.datamodules.importers.ernerf_layout import (
     FEATURE_FILES,
     FEATURE_RATE_HZ,
     ernerf_to_pose,
@@ -28,15 +28,15 @@ from datamodules.importers.ernerf_layout import (
     read_au45,
     read_transforms,
 )
-from datamodules.media import MediaError, read_audio
-from datamodules.preprocess.blink import blink_signal
-from datamodules.preprocess.errors import PreprocessError
-from datamodules.preprocess.landmarks import fill_missing, smooth
-from datamodules.preprocess.progress import bar
-from datamodules.preprocess.shoulders import fill_shoulders, lift_shoulders, shoulder_points_2d
-from datamodules.preprocess.tracking import FrameAnalyzer
-from datamodules.speaker import NUM_LANDMARKS, NUM_SHOULDER_POINTS, SpeakerMeta, SpeakerWriter, read_image
-from zoo.audio import extract
+from talkzoo.datamodules.media import MediaError, read_audio
+from talkzoo.datamodules.preprocess.blink import blink_signal
+from talkzoo.datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.landmarks import fill_missing, smooth
+from talkzoo.datamodules.preprocess.progress import bar
+from talkzoo.datamodules.preprocess.shoulders import fill_shoulders, lift_shoulders, shoulder_points_2d
+from talkzoo.datamodules.preprocess.tracking import FrameAnalyzer
+from talkzoo.datamodules.speaker import NUM_LANDMARKS, NUM_SHOULDER_POINTS, SpeakerMeta, SpeakerWriter, read_image
+from talkzoo.zoo.audio import extract
 
 STEPS = ("images", "landmarks", "arrays", "audio", "features")
 SMOOTH_WINDOW = 5

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.preprocess.errors import PreprocessError
-from datamodules.speaker import PARSING_LABELS
+from talkzoo.datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.speaker import PARSING_LABELS
 
 NGP_SCALE = 4.0  # nerf_matrix_to_ngp(scale=4): the translation scale the ER-NeRF loader applies
 # parsing/{i}.png colours as cv2 reads them (BGR): head blue, neck green, torso red, background white.

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.media import VideoInfo
-from datamodules.preprocess.config import PreprocessConfig
-from datamodules.preprocess.decode import CropBox, iter_sampled
-from datamodules.preprocess.errors import PreprocessError
-from datamodules.preprocess.mp_models import face_detector
-from datamodules.preprocess.progress import bar
+from talkzoo.datamodules.media import VideoInfo
+from talkzoo.datamodules.preprocess.config import PreprocessConfig
+from talkzoo.datamodules.preprocess.decode import CropBox, iter_sampled
+from talkzoo.datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.progress import bar
+from talkzoo.zoo.face.mediapipe_models import face_detector
 
 SAMPLE_SECONDS = 0.4  # one detection every 0.4 s of video
 DETECT_WIDTH = 640  # detection runs at this width at most

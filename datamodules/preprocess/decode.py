@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 
-from datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.errors import PreprocessError
 
 # A stream may end this many output frames (or this fraction of them) early; the last frame is repeated.
 END_TOLERANCE_FRAMES = 3

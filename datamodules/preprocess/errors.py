@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 
 class PreprocessError(UserError, ValueError):

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datamodules.preprocess.landmarks import jitter, lag_frames
-from datamodules.speaker import PARSING_LABELS, Speaker
-from zoo.face_indices import EYE_INDICES, LIP_INDICES
+from talkzoo.datamodules.preprocess.landmarks import jitter, lag_frames
+from talkzoo.datamodules.speaker import PARSING_LABELS, Speaker
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 
 IRIS = (468, 473)
 

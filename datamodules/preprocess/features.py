@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.speaker import SpeakerWriter
+from talkzoo.datamodules.speaker import SpeakerWriter
 
 
 def extract_features(
@@ -15,7 +15,7 @@ def extract_features(
     wave: float32 [N] mono at writer.meta.sample_rate. An encoder without local weights (AudioModelUnavailable)
     is skipped with a note, so the speaker stays complete with the offline mel features.
     """
-    from zoo.audio import AudioModelUnavailable, extract
+    from talkzoo.zoo.audio import AudioModelUnavailable, extract
 
     written, notes = [], []
     for name in names:

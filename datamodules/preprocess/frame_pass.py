@@ -18,15 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datamodules.preprocess.background import BackgroundAccumulator
-from datamodules.preprocess.config import PreprocessConfig
-from datamodules.preprocess.decode import CropBox, crop_and_resize, iter_resampled
-from datamodules.preprocess.images import write_jpeg, write_png
-from datamodules.preprocess.parsing import parse_frame, torso_rgba
-from datamodules.preprocess.progress import bar
-from datamodules.preprocess.shoulders import shoulder_points_2d
-from datamodules.preprocess.tracking import FrameAnalyzer
-from datamodules.speaker import NUM_LANDMARKS, NUM_SHOULDER_POINTS, frame_name
+from talkzoo.datamodules.preprocess.background import BackgroundAccumulator
+from talkzoo.datamodules.preprocess.config import PreprocessConfig
+from talkzoo.datamodules.preprocess.decode import CropBox, crop_and_resize, iter_resampled
+from talkzoo.datamodules.preprocess.images import write_jpeg, write_png
+from talkzoo.datamodules.preprocess.parsing import parse_frame, torso_rgba
+from talkzoo.datamodules.preprocess.progress import bar
+from talkzoo.datamodules.preprocess.shoulders import shoulder_points_2d
+from talkzoo.datamodules.preprocess.tracking import FrameAnalyzer
+from talkzoo.datamodules.speaker import NUM_LANDMARKS, NUM_SHOULDER_POINTS, frame_name
 
 PREFETCH = 8
 BACKGROUND_EVERY = 2  # background sums use every 2nd frame (1.2 ms a frame at 512²; the plate does not change)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import savgol_filter
 
-from datamodules.preprocess.crop import longest_gap
-from datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.crop import longest_gap
+from talkzoo.datamodules.preprocess.errors import PreprocessError
 
 
 def check_face_coverage(detected: np.ndarray, fps: float, max_lost_s: float, max_fraction: float, src: Path) -> None:

@@ -3,7 +3,7 @@
 head  = person above the jaw line (the face oval's lower half), extended beside the face by hair hanging to
         below the ears, plus the face-oval polygon itself;
 neck  = person below the jaw, inside a band between the jaw corners, down to NECK_DEPTH face heights below the chin;
-torso = the rest of the person. Labels follow datamodules.speaker.PARSING_LABELS.
+torso = the rest of the person. Labels follow talkzoo.datamodules.speaker.PARSING_LABELS.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from datamodules.speaker import PARSING_LABELS
+from talkzoo.datamodules.speaker import PARSING_LABELS
 
 HEAD, NECK, TORSO = PARSING_LABELS["head"], PARSING_LABELS["neck"], PARSING_LABELS["torso"]
 # Lower half of the face oval from the subject's right ear to the left one, through the chin (152).

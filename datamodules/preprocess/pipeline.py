@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamodules.media import VideoInfo
-from datamodules.preprocess.config import PreprocessConfig
-from datamodules.preprocess.crop import choose_crop, track_faces
-from datamodules.preprocess.decode import CropBox
-from datamodules.preprocess.errors import PreprocessError
-from datamodules.preprocess.mp_models import mediapipe_version
-from datamodules.preprocess.probe import check_video, num_output_frames
-from datamodules.preprocess.steps import STEPS, WORK, Run
-from datamodules.speaker import Speaker, SpeakerFormatError, SpeakerMeta, SpeakerWriter
+from talkzoo.datamodules.media import VideoInfo
+from talkzoo.datamodules.preprocess.config import PreprocessConfig
+from talkzoo.datamodules.preprocess.crop import choose_crop, track_faces
+from talkzoo.datamodules.preprocess.decode import CropBox
+from talkzoo.datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.probe import check_video, num_output_frames
+from talkzoo.datamodules.preprocess.steps import STEPS, WORK, Run
+from talkzoo.datamodules.speaker import Speaker, SpeakerFormatError, SpeakerMeta, SpeakerWriter
+from talkzoo.zoo.face.mediapipe_models import mediapipe_version
 
 SOURCE = "source"  # provenance entry describing the input video and the config
 CROP = "crop"

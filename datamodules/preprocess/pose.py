@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
-from zoo.face_indices import EYE_INDICES, LIP_INDICES
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 
 ANCHOR_POINTS = (50, 280, 168)
 CHEEKS = (50, 280)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import av
 
-from datamodules.media import MediaError, VideoInfo, probe_video
-from datamodules.preprocess.config import PreprocessConfig
-from datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.media import MediaError, VideoInfo, probe_video
+from talkzoo.datamodules.preprocess.config import PreprocessConfig
+from talkzoo.datamodules.preprocess.errors import PreprocessError
 
 
 def check_video(path: str | os.PathLike[str], cfg: PreprocessConfig) -> VideoInfo:

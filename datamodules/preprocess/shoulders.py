@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import savgol_filter
 
-from datamodules.preprocess.parsing import JAW_LEFT, JAW_RIGHT, TORSO
+from talkzoo.datamodules.preprocess.parsing import JAW_LEFT, JAW_RIGHT, TORSO
 
 POINTS_PER_SIDE = 9
 EDGE_MARGIN = 0.04  # fraction of the image width kept free at the torso's outer ends and near the jaw

@@ -10,19 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.media import MediaError, VideoInfo, read_audio
-from datamodules.preprocess.background import BackgroundAccumulator
-from datamodules.preprocess.blink import blink_signal
-from datamodules.preprocess.config import PreprocessConfig
-from datamodules.preprocess.decode import CropBox
-from datamodules.preprocess.errors import PreprocessError
-from datamodules.preprocess.features import extract_features
-from datamodules.preprocess.frame_pass import run_frame_pass
-from datamodules.preprocess.landmarks import check_face_coverage, fill_missing, jitter, smooth
-from datamodules.preprocess.pose import estimate_pose
-from datamodules.preprocess.probe import check_av_lengths
-from datamodules.preprocess.shoulders import fill_shoulders, lift_shoulders
-from datamodules.speaker import Speaker, SpeakerWriter
+from talkzoo.datamodules.media import MediaError, VideoInfo, read_audio
+from talkzoo.datamodules.preprocess.background import BackgroundAccumulator
+from talkzoo.datamodules.preprocess.blink import blink_signal
+from talkzoo.datamodules.preprocess.config import PreprocessConfig
+from talkzoo.datamodules.preprocess.decode import CropBox
+from talkzoo.datamodules.preprocess.errors import PreprocessError
+from talkzoo.datamodules.preprocess.features import extract_features
+from talkzoo.datamodules.preprocess.frame_pass import run_frame_pass
+from talkzoo.datamodules.preprocess.landmarks import check_face_coverage, fill_missing, jitter, smooth
+from talkzoo.datamodules.preprocess.pose import estimate_pose
+from talkzoo.datamodules.preprocess.probe import check_av_lengths
+from talkzoo.datamodules.preprocess.shoulders import fill_shoulders, lift_shoulders
+from talkzoo.datamodules.speaker import Speaker, SpeakerWriter
 
 WORK = ".work"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from datamodules.preprocess.mp_models import face_mesh, selfie_segmentation
+from talkzoo.zoo.face.mediapipe_models import face_mesh, selfie_segmentation
 
 PERSON_THRESHOLD = 0.5
 SEGMENT_SIZE = 256  # SelfieSegmentation's own input size: feed it that, upsample its matte (saves ~2 ms a frame)

@@ -1,6 +1,6 @@
 """The synthetic speaker: a real photo animated by speech, with exact ground truth (`talkzoo synth`).
 
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
     synthesize("out", seconds=20, size=512, seed=0)   # out/raw.mp4 + out/speaker/ (the speaker format)
 
 Face: `skimage.data.astronaut()` cropped to head and shoulders (photo.py). Its MediaPipe 478-point mesh
@@ -32,6 +32,6 @@ Rendering (render.py, warp.py): one backward map per frame = thin-plate spline t
 (coarse grid, upsampled) composed with the inverse of the analytic face field; one cv2.remap of the person layer.
 """
 
-from datamodules.synthetic.synthesize import Animation, animate, clip_audio, synthesize
+from talkzoo.datamodules.synthetic.synthesize import Animation, animate, clip_audio, synthesize
 
 __all__ = ["Animation", "animate", "clip_audio", "synthesize"]

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.synthetic.mesh_indices import CHIN, EYES, LOWER_INNER_LIP, MOUTH_CORNERS, SUBNASALE, UPPER_OUTER_LIP
+from talkzoo.datamodules.synthetic.mesh_indices import (
+    CHIN,
+    EYES,
+    LOWER_INNER_LIP,
+    MOUTH_CORNERS,
+    SUBNASALE,
+    UPPER_OUTER_LIP,
+)
 
 PARAMS = ("open", "lift", "width", "blink_left", "blink_right")
 BAND = 0.002  # mouth band thickness as a fraction of the image size

@@ -13,7 +13,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from datamodules.assets import load_astronaut
+from talkzoo.datamodules.assets import load_astronaut
 
 WORK_SIZE = 512
 # Square head-and-shoulders crop of the 512² astronaut photo: rows, columns.

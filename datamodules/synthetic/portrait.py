@@ -12,10 +12,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from datamodules.speaker import PARSING_LABELS
-from datamodules.synthetic.camera import Camera
-from datamodules.synthetic.mesh_indices import ANCHOR_POINTS, CHIN, FACE_OVAL
-from datamodules.synthetic.photo import WORK_SIZE, cropped_photo, detect_photo
+from talkzoo.datamodules.speaker import PARSING_LABELS
+from talkzoo.datamodules.synthetic.camera import Camera
+from talkzoo.datamodules.synthetic.mesh_indices import ANCHOR_POINTS, CHIN, FACE_OVAL
+from talkzoo.datamodules.synthetic.photo import WORK_SIZE, cropped_photo, detect_photo
 
 HEAD, NECK, TORSO = PARSING_LABELS["head"], PARSING_LABELS["neck"], PARSING_LABELS["torso"]
 # Lower half of the face oval, image left to right (jaw line through the chin).

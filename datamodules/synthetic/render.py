@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from datamodules.synthetic.camera import transform
-from datamodules.synthetic.face_fields import FaceFields
-from datamodules.synthetic.mesh_indices import LOWER_INNER_LIP
-from datamodules.synthetic.portrait import NECK, TORSO, Portrait
-from datamodules.synthetic.warp import PoseWarp, compose, invert_field
+from talkzoo.datamodules.synthetic.camera import transform
+from talkzoo.datamodules.synthetic.face_fields import FaceFields
+from talkzoo.datamodules.synthetic.mesh_indices import LOWER_INNER_LIP
+from talkzoo.datamodules.synthetic.portrait import NECK, TORSO, Portrait
+from talkzoo.datamodules.synthetic.warp import PoseWarp, compose, invert_field
 
 MOUTH_COLOR = np.array([58.0, 22.0, 30.0])
 # Landmarks that steer the global (head) warp: all but the iris points.

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.assets import load_speech
-from datamodules.media import write_video
-from datamodules.speaker import IMAGE_DIRS, SpeakerMeta, SpeakerWriter
-from datamodules.synthetic.camera import pose_matrix, rotation_matrix
-from datamodules.synthetic.motion import blink_track, head_track, mouth_track, sway_track
-from datamodules.synthetic.portrait import build_portrait
-from datamodules.synthetic.render import FrameParams, Renderer
+from talkzoo.datamodules.assets import load_speech
+from talkzoo.datamodules.media import write_video
+from talkzoo.datamodules.speaker import IMAGE_DIRS, SpeakerMeta, SpeakerWriter
+from talkzoo.datamodules.synthetic.camera import pose_matrix, rotation_matrix
+from talkzoo.datamodules.synthetic.motion import blink_track, head_track, mouth_track, sway_track
+from talkzoo.datamodules.synthetic.portrait import build_portrait
+from talkzoo.datamodules.synthetic.render import FrameParams, Renderer
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -119,7 +119,7 @@ def synthesize(
     frames = _render_and_save(renderer, anim, truths, writer, progress)
     write_video(out / "raw.mp4", frames, FPS, wave, SAMPLE_RATE)
 
-    from zoo.audio import extract
+    from talkzoo.zoo.audio import extract
 
     mel = extract("mel", wave, SAMPLE_RATE)
     writer.write_feature("mel", mel.values, mel.rate_hz, mel.extractor, mel.model_id)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.media import iter_frames
-from datamodules.speaker import Speaker
-from datamodules.synthetic.mesh_indices import IRIS_CENTERS, LIP_POINTS
+from talkzoo.datamodules.media import iter_frames
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.synthetic.mesh_indices import IRIS_CENTERS, LIP_POINTS
 
 LIPS = np.array(LIP_POINTS)
 

@@ -1,29 +1,29 @@
 """Audio feature extractors: log-mel (offline, the default), wav2vec2 (MODA) and HuBERT (ER-NeRF).
 
-    feats = zoo.audio.extract("mel", wave, 16000)  # AudioFeatures: values float32 [F, 80] at 100 Hz
-    feats = zoo.audio.extract("wav2vec2", wave, 44100)  # [F, 768] at 50 Hz, resampled to 16 kHz first
-    feats = zoo.audio.extract("hubert", wave, 16000, model="path/to/folder")  # a save_pretrained folder
-    feats = zoo.audio.extract("wav2vec2", wave, 16000, random_init=True, size="tiny")  # no weights (tests)
+    feats = talkzoo.zoo.audio.extract("mel", wave, 16000)  # AudioFeatures: values float32 [F, 80] at 100 Hz
+    feats = talkzoo.zoo.audio.extract("wav2vec2", wave, 44100)  # [F, 768] at 50 Hz, resampled to 16 kHz first
+    feats = talkzoo.zoo.audio.extract("hubert", wave, 16000, model="path/to/folder")  # a save_pretrained folder
+    feats = talkzoo.zoo.audio.extract("wav2vec2", wave, 16000, random_init=True, size="tiny")  # no weights (tests)
 
-The encoder API (build_encoder, encode, presets) is imported lazily: `import zoo.audio` stays light.
+The encoder API (build_encoder, encode, presets) is imported lazily: `import talkzoo.zoo.audio` stays light.
 """
 
 from typing import Any
 
-from zoo.audio.extract import available_extractors, extract
-from zoo.audio.frames import ENCODER_STRIDE, encoder_num_frames, feature_rate_hz, num_feature_frames
-from zoo.audio.mel import LogMel, mel_num_frames
-from zoo.audio.resample import to_mono_16k
-from zoo.audio.types import SAMPLE_RATE, AudioError, AudioFeatures, AudioModelUnavailable
+from talkzoo.zoo.audio.extract import available_extractors, extract
+from talkzoo.zoo.audio.frames import ENCODER_STRIDE, encoder_num_frames, feature_rate_hz, num_feature_frames
+from talkzoo.zoo.audio.mel import LogMel, mel_num_frames
+from talkzoo.zoo.audio.resample import to_mono_16k
+from talkzoo.zoo.audio.types import SAMPLE_RATE, AudioError, AudioFeatures, AudioModelUnavailable
 
 _LAZY = {
-    "Encoder": "zoo.audio.encoders",
-    "build_encoder": "zoo.audio.encoders",
-    "clear_encoder_cache": "zoo.audio.encoders",
-    "encode": "zoo.audio.chunked",
-    "DEFAULT_MODELS": "zoo.audio.presets",
-    "SIZE_PRESETS": "zoo.audio.presets",
-    "preset_config": "zoo.audio.presets",
+    "Encoder": "talkzoo.zoo.audio.encoders",
+    "build_encoder": "talkzoo.zoo.audio.encoders",
+    "clear_encoder_cache": "talkzoo.zoo.audio.encoders",
+    "encode": "talkzoo.zoo.audio.chunked",
+    "DEFAULT_MODELS": "talkzoo.zoo.audio.presets",
+    "SIZE_PRESETS": "talkzoo.zoo.audio.presets",
+    "preset_config": "talkzoo.zoo.audio.presets",
 }
 
 
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'zoo.audio' has no attribute '{name}'")
+    raise AttributeError(f"module 'talkzoo.zoo.audio' has no attribute '{name}'")
 
 
 __all__ = [

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zoo.audio.encoders import Encoder, build_encoder
-from zoo.audio.frames import ENCODER_STRIDE, encoder_num_frames
-from zoo.audio.groupnorm import global_group_norm
-from zoo.audio.types import SAMPLE_RATE, AudioFeatures
+from talkzoo.zoo.audio.encoders import Encoder, build_encoder
+from talkzoo.zoo.audio.frames import ENCODER_STRIDE, encoder_num_frames
+from talkzoo.zoo.audio.groupnorm import global_group_norm
+from talkzoo.zoo.audio.types import SAMPLE_RATE, AudioFeatures
 
 _KERNEL = 400  # receptive field of one conv-encoder frame, in samples
 _FE_EPS = 1e-7  # Wav2Vec2FeatureExtractor's variance epsilon

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from transformers import AutoConfig, HubertModel, PretrainedConfig, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
-from zoo.audio.presets import DEFAULT_MODELS, MODEL_TYPES, config_from, preset_config
-from zoo.audio.types import AudioError, AudioModelUnavailable
+from talkzoo.zoo.audio.presets import DEFAULT_MODELS, MODEL_TYPES, config_from, preset_config
+from talkzoo.zoo.audio.types import AudioError, AudioModelUnavailable
 
 _MODEL_CLASSES = {"wav2vec2": Wav2Vec2Model, "hubert": HubertModel}
 _CACHE: dict[tuple[Any, ...], Encoder] = {}

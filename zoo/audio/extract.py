@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.audio.mel import MEL_RATE_HZ, extract_mel
-from zoo.audio.resample import to_mono_16k
-from zoo.audio.types import AudioError, AudioFeatures
+from talkzoo.zoo.audio.mel import MEL_RATE_HZ, extract_mel
+from talkzoo.zoo.audio.resample import to_mono_16k
+from talkzoo.zoo.audio.types import AudioError, AudioFeatures
 
 _EXTRACTORS = ("mel", "wav2vec2", "hubert")
 
@@ -30,7 +30,7 @@ def extract(
     name: "mel" -> [N16 // 160 + 1, 80] at 100 Hz; "wav2vec2" / "hubert" -> [(N16 - 400) // 320 + 1, hidden] at 50 Hz
     (N16 = samples at 16 kHz). model: Hugging Face id or local folder for the encoders (default: MODA's
     facebook/wav2vec2-base-960h, ER-NeRF's facebook/hubert-large-ls960-ft). options: mel `chunk_seconds`;
-    encoders `chunk_seconds`, `context_seconds`, `random_init`, `size`, `config` (see zoo.audio.encoders).
+    encoders `chunk_seconds`, `context_seconds`, `random_init`, `size`, `config` (see talkzoo.zoo.audio.encoders).
     Raises AudioModelUnavailable when encoder weights are not available offline.
     """
     if name not in _EXTRACTORS:
@@ -41,6 +41,6 @@ def extract(
             raise AudioError("the mel extractor takes no model: drop the model / --audio-model option")
         values = extract_mel(x, device=device, **options)  # type: ignore[arg-type]
         return AudioFeatures(values=values, rate_hz=MEL_RATE_HZ, extractor="mel", model_id="")
-    from zoo.audio.chunked import extract_encoder
+    from talkzoo.zoo.audio.chunked import extract_encoder
 
     return extract_encoder(name, x, model=model, device=device, **options)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zoo.audio.mel import HOP, MEL_RATE_HZ, mel_num_frames
-from zoo.audio.types import SAMPLE_RATE, AudioError
+from talkzoo.zoo.audio.mel import HOP, MEL_RATE_HZ, mel_num_frames
+from talkzoo.zoo.audio.types import SAMPLE_RATE, AudioError
 
 ENCODER_STRIDE = 320
 """Total stride of the wav2vec2 / HuBERT convolutional feature encoder at 16 kHz (5*2*2*2*2*2*2)."""

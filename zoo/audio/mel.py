@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers.audio_utils import mel_filter_bank
 
-from zoo.audio.types import SAMPLE_RATE
+from talkzoo.zoo.audio.types import SAMPLE_RATE
 
 N_FFT = 400
 HOP = 160

@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers import HubertConfig, PretrainedConfig, Wav2Vec2Config
 
-from zoo.audio.types import AudioError
+from talkzoo.zoo.audio.types import AudioError
 
 DEFAULT_MODELS: dict[str, str] = {
     "wav2vec2": "facebook/wav2vec2-base-960h",  # MODA

@@ -7,7 +7,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import resample_poly
 
-from zoo.audio.types import SAMPLE_RATE, AudioError
+from talkzoo.zoo.audio.types import SAMPLE_RATE, AudioError
 
 
 def to_mono_16k(wave: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 SAMPLE_RATE = 16000
 """Every extractor works on 16 kHz mono audio; other rates are resampled first."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.ernerf.audio_att_net import AudioAttNet
-from zoo.ernerf.audio_net import AudioNet
-from zoo.ernerf.hashgrid import TriPlaneEncoder
-from zoo.ernerf.mlp import MLP
-from zoo.ernerf.region_attention import RegionAttention
-from zoo.ernerf.sh import SHEncoder
-from zoo.rendering.activations import trunc_exp
+from talkzoo.zoo.ernerf.audio_att_net import AudioAttNet
+from talkzoo.zoo.ernerf.audio_net import AudioNet
+from talkzoo.zoo.ernerf.hashgrid import TriPlaneEncoder
+from talkzoo.zoo.ernerf.mlp import MLP
+from talkzoo.zoo.ernerf.region_attention import RegionAttention
+from talkzoo.zoo.ernerf.sh import SHEncoder
+from talkzoo.zoo.rendering.activations import trunc_exp
 
 
 class HeadField(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.ernerf.mlp import MLP
+from talkzoo.zoo.ernerf.mlp import MLP
 
 
 class RegionAttention(nn.Module):

@@ -1,6 +1,6 @@
 """ER-NeRF's torso: a 2-D deformable neural field over image-plane coordinates (ernerf.md §3).
 
-Per pixel x ∈ [-1, 1]² (normalised (u, v), see zoo.ernerf.pose_encoding), with one frame's head pose:
+Per pixel x ∈ [-1, 1]² (normalised (u, v), see talkzoo.zoo.ernerf.pose_encoding), with one frame's head pose:
     x      = x · shrink                                      (ER-NeRF: torso_shrink 0.8)
     h      = cat(Freq₈(x) [34], Freq₃(projected key points) [42], code [8])              [84]
     x'     = clamp(x + DeformMLP(h), −1, 1)                  (84 → 32 → 32 → 2)
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.ernerf.hashgrid import HashGrid2D
-from zoo.ernerf.mlp import MLP
-from zoo.ernerf.pose_encoding import AdaptivePoseEncoding, FrequencyEncoder
+from talkzoo.zoo.ernerf.hashgrid import HashGrid2D
+from talkzoo.zoo.ernerf.mlp import MLP
+from talkzoo.zoo.ernerf.pose_encoding import AdaptivePoseEncoding, FrequencyEncoder
 
 
 def stretched_sigmoid(x: torch.Tensor, eps: float = 0.001) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """FaCo-Net, MODA's facial composer (moda.md §4): lips + eyes + subject → dense 478×3 mesh offsets."""
 
-from zoo.faconet.networks import FaCoGenerator, PointDiscriminator, mlp
+from talkzoo.zoo.faconet.networks import FaCoGenerator, PointDiscriminator, mlp
 
 __all__ = ["FaCoGenerator", "PointDiscriminator", "mlp"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 # (out_channels, kernel, stride, padding, max-pool before the conv) of AlexNet's five convolutions.

@@ -1,7 +1,7 @@
 """Metrics shared by every method. Landmark metrics (LMD, LMD-v, mouth-area IoU, mouth opening, diversity) live in
-`zoo.metrics.landmarks`."""
+`talkzoo.zoo.metrics.landmarks`."""
 
-from zoo.metrics.landmarks import (
+from talkzoo.zoo.metrics.landmarks import (
     diversity,
     landmark_distance,
     landmark_velocity_distance,

@@ -1,6 +1,6 @@
 """Mouth metrics of rendered frames against ground-truth frames, accumulated over a validation epoch as sums
 (so DDP ranks reduce them with one all-reduce): lip LMD in pixels and the correlation of the mouth opening, both
-from MediaPipe lip points measured on the two images (zoo.metrics.lip_tracker)."""
+from MediaPipe lip points measured on the two images (talkzoo.zoo.metrics.lip_tracker)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from zoo.metrics.landmarks import landmark_distance, mouth_opening
+from talkzoo.zoo.metrics.landmarks import landmark_distance, mouth_opening
 
 SUM_KEYS = ("frames", "found", "lmd", "ox", "oy", "oxx", "oyy", "oxy")
 
@@ -31,7 +31,7 @@ class ImageMouthMetrics:
     """
 
     def __init__(self, min_side: int = 256) -> None:
-        from zoo.metrics.lip_tracker import LipTracker
+        from talkzoo.zoo.metrics.lip_tracker import LipTracker
 
         self.tracker = LipTracker(min_side=min_side)
         self.values = dict.fromkeys(SUM_KEYS, 0.0)

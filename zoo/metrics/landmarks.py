@@ -1,4 +1,4 @@
-"""Landmark metrics on the 40 MediaPipe lip points (zoo.face_indices.LIP_INDICES order), in image pixels.
+"""Landmark metrics on the 40 MediaPipe lip points (talkzoo.zoo.face_indices.LIP_INDICES order), in image pixels.
 
     pixels = project_points(canonical_lips, pose, focal, cx, cy)      # [T, 40, 2]
     lmd  = landmark_distance(pred_px, gt_px).mean()                    # LMD: mean L2 per point, pixels
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from zoo.face_indices import LIP_INDICES, LOWER_INNER_LIP_MID, MOUTH_INNER, MOUTH_OUTER, UPPER_INNER_LIP_MID
+from talkzoo.zoo.face_indices import LIP_INDICES, LOWER_INNER_LIP_MID, MOUTH_INNER, MOUTH_OUTER, UPPER_INNER_LIP_MID
 
 _LIP_POSITION = {index: i for i, index in enumerate(LIP_INDICES)}
 _SUBPIXELS = 8  # rasterisation samples per image pixel (per axis) for polygon areas

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.face_indices import LIP_INDICES
 
 
 class LipTracker:
@@ -22,7 +22,7 @@ class LipTracker:
     """
 
     def __init__(self, min_side: int = 256, static: bool = True) -> None:
-        from datamodules.preprocess.mp_models import mediapipe
+        from talkzoo.zoo.face.mediapipe_models import mediapipe
 
         self.min_side = min_side
         self._mesh = mediapipe().solutions.face_mesh.FaceMesh(
@@ -73,7 +73,7 @@ def mouth_opening_series(lips: np.ndarray) -> np.ndarray:
     are interpolated linearly (held at the ends). All NaN when no frame has a face. → float64 [N]."""
     import torch
 
-    from zoo.metrics.landmarks import mouth_opening
+    from talkzoo.zoo.metrics.landmarks import mouth_opening
 
     found = ~np.isnan(lips).any(axis=(1, 2))
     opening = np.full(len(lips), np.nan)

@@ -5,15 +5,15 @@ A temporal body maps (x_a [B, T, d], x_s [B, d]) to a `BodyOutput` (features [B,
 `DualAttention` and `RecurrentBody` are interchangeable through the `MODA` LightningModule's `body` argument.
 """
 
-from zoo.moda.audio_encoders import MelConvEncoder, Wav2VecEncoder
-from zoo.moda.body import BodyOutput
-from zoo.moda.dual_attention import DualAttention
-from zoo.moda.prob_attn import ProbAttn
-from zoo.moda.recurrent import RecurrentBody
-from zoo.moda.smoothing import smooth_time
-from zoo.moda.spec_attn import SpecAttn
-from zoo.moda.subject_encoder import SubjectEncoder
-from zoo.moda.tails import PART_SHAPES, MotionTails
+from talkzoo.zoo.moda.audio_encoders import MelConvEncoder, Wav2VecEncoder
+from talkzoo.zoo.moda.body import BodyOutput
+from talkzoo.zoo.moda.dual_attention import DualAttention
+from talkzoo.zoo.moda.prob_attn import ProbAttn
+from talkzoo.zoo.moda.recurrent import RecurrentBody
+from talkzoo.zoo.moda.smoothing import smooth_time
+from talkzoo.zoo.moda.spec_attn import SpecAttn
+from talkzoo.zoo.moda.subject_encoder import SubjectEncoder
+from talkzoo.zoo.moda.tails import PART_SHAPES, MotionTails
 
 __all__ = [
     "PART_SHAPES",

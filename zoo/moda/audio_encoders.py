@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.moda.body import mlp
+from talkzoo.zoo.moda.body import mlp
 
 
 class _ConvBlock(nn.Module):
@@ -99,7 +99,7 @@ class Wav2VecEncoder(nn.Module):
         freeze: bool = False,
     ) -> None:
         super().__init__()
-        from zoo.audio.encoders import build_encoder
+        from talkzoo.zoo.audio.encoders import build_encoder
 
         encoder = build_encoder("wav2vec2", model, random_init=random_init, size=size, seed=seed, cache=False)
         self.model = encoder.model.train()

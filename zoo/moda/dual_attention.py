@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.moda.body import BodyOutput
-from zoo.moda.prob_attn import ProbAttn
-from zoo.moda.spec_attn import SpecAttn
+from talkzoo.zoo.moda.body import BodyOutput
+from talkzoo.zoo.moda.prob_attn import ProbAttn
+from talkzoo.zoo.moda.spec_attn import SpecAttn
 
 
 class DualAttention(nn.Module):
@@ -19,8 +19,8 @@ class DualAttention(nn.Module):
         decoder self-attention causal (False: bidirectional, as the original effectively was).
         motion_dim: > 0 makes ProbAttn a conditional VAE whose training posterior sees the target motion of that
         size (eyes + head + torso = 180 + 7 + 54 = 241); 0 is the public code's prior-only VAE.
-        aligned_latent: ProbAttn's decoder also gets its latent frame by frame (see zoo.moda.ProbAttn).
-        prior_boost: KL balancing of the conditional VAE (see zoo.moda.ProbAttn).
+        aligned_latent: ProbAttn's decoder also gets its latent frame by frame (see talkzoo.zoo.moda.ProbAttn).
+        prior_boost: KL balancing of the conditional VAE (see talkzoo.zoo.moda.ProbAttn).
     """
 
     def __init__(

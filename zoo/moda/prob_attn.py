@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.moda.positional import causal_mask, sinusoid_table
+from talkzoo.zoo.moda.positional import causal_mask, sinusoid_table
 
 
 def gaussian_kl(

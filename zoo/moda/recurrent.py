@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.moda.body import BodyOutput
+from talkzoo.zoo.moda.body import BodyOutput
 
 
 class RecurrentBody(nn.Module):

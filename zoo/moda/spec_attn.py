@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.moda.positional import biased_causal_mask, periodic_encoding
+from talkzoo.zoo.moda.positional import biased_causal_mask, periodic_encoding
 
 
 class AlignedDecoderLayer(nn.Module):

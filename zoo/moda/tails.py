@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.moda.body import mlp
+from talkzoo.zoo.moda.body import mlp
 
 PART_SHAPES: dict[str, tuple[int, ...]] = {"lips": (40, 3), "eyes": (60, 3), "head": (7,), "torso": (18, 3)}
 """Per-frame shape of each motion part (normalised per speaker)."""

@@ -1,10 +1,10 @@
 """MODA's V stage (moda.md §5, §6.3): condition images, TPE, the U-Net generator and the multi-scale discriminator."""
 
-from zoo.portrait.condition import Camera, condition_image, default_thickness, draw_condition, project
-from zoo.portrait.discriminator import MultiscaleDiscriminator, PatchDiscriminator
-from zoo.portrait.generator import UNetGenerator
-from zoo.portrait.losses import feature_matching, lsgan
-from zoo.portrait.tpe import tpe_channels, tpe_index, tpe_planes
+from talkzoo.zoo.portrait.condition import Camera, condition_image, default_thickness, draw_condition, project
+from talkzoo.zoo.portrait.discriminator import MultiscaleDiscriminator, PatchDiscriminator
+from talkzoo.zoo.portrait.generator import UNetGenerator
+from talkzoo.zoo.portrait.losses import feature_matching, lsgan
+from talkzoo.zoo.portrait.tpe import tpe_channels, tpe_index, tpe_planes
 
 __all__ = [
     "Camera",

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from zoo.portrait import contours
+from talkzoo.zoo.portrait import contours
 
 RGB = tuple[int, int, int]
 # Part → (edges, RGB colour). Left = the subject's left (image right): green; right: red (as MODA's drawing).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.portrait.blocks import norm_layer
+from talkzoo.zoo.portrait.blocks import norm_layer
 
 
 class PatchDiscriminator(nn.Module):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.portrait.blocks import ResidualBlock, norm_layer
+from talkzoo.zoo.portrait.blocks import ResidualBlock, norm_layer
 
 
 class UNetGenerator(nn.Module):

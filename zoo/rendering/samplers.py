@@ -18,7 +18,7 @@ import torch
 from nerfacc import OccGridEstimator
 from torch import nn
 
-from zoo.rendering.rays import ray_aabb
+from talkzoo.zoo.rendering.rays import ray_aabb
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import nerfacc
 import torch
 
-from zoo.rendering.samplers import RaySamples
+from talkzoo.zoo.rendering.samplers import RaySamples
 
 FieldFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 _OUTPUTS = ("sigma", "rgb", "unc", "amb_aud", "amb_eye")

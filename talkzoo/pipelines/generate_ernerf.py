@@ -4,9 +4,9 @@
     talkzoo generate --method ernerf --speaker S --audio A.wav --out O.mp4 --run-dir runs --moda MODA.ckpt
 
 Pipeline: the audio (wav / ogg / mp4, any rate; made 16 kHz mono) → the head's audio features (the extractor named
-by the head run's `data.feature`, zoo.audio.extract) → per-frame windows [C, K, D] exactly as FrameDataModule
+by the head run's `data.feature`, talkzoo.zoo.audio.extract) → per-frame windows [C, K, D] exactly as FrameDataModule
 builds them (context frames i − C/2 … i + C/2 − 1, zero outside the clip) → per frame: head motion + blink
-(zoo.pipelines.ernerf_motion: the smoothed training-pose path, or MODA's prediction) → head volume render (+ torso
+(talkzoo.pipelines.ernerf_motion: the smoothed training-pose path, or MODA's prediction) → head volume render (+ torso
 field when given, composited background → torso → head; without a torso the head is composited over the static
 background) → mp4 with the audio muxed. Frames are rendered in ray chunks (`--chunk`) and streamed to the encoder
 one at a time, so memory does not grow with the length of the audio. Individual codes: code 0 (ER-NeRF).
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 TORSO_COMMAND = "talkzoo fit --config configs/ernerf_torso.yaml [--config configs/presets/ernerf_torso_cpu.yaml]"
 
@@ -31,7 +31,7 @@ def _data_config(checkpoint: Path) -> dict[str, Any]:
     """`data.init_args` of the run that trained `checkpoint` ({} when unknown)."""
     import yaml
 
-    from lightning_modules.run_loading import find_run_config
+    from talkzoo.lightning_modules.run_loading import find_run_config
 
     config = find_run_config(checkpoint)
     if config is None:
@@ -45,8 +45,8 @@ def _resolve_checkpoints(
 ) -> tuple[Path, Path | None]:
     """(head, torso) checkpoints from explicit paths, a run folder (<DIR>/ernerf_head|ernerf_torso/checkpoints/
     last.ckpt), or the head path stored in the torso run's config."""
-    from lightning_modules.ernerf_torso import HEAD_COMMAND
-    from lightning_modules.run_loading import model_config
+    from talkzoo.lightning_modules.ernerf_torso import HEAD_COMMAND
+    from talkzoo.lightning_modules.run_loading import model_config
 
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -70,7 +70,7 @@ def _resolve_checkpoints(
 
 
 def _load_moda(path: str | Path) -> Any:
-    from lightning_modules.moda import MODA
+    from talkzoo.lightning_modules.moda import MODA
 
     path = Path(path)
     if not path.is_file():
@@ -101,16 +101,16 @@ def generate_ernerf(
     when a MODA checkpoint is given. chunk: rays per render chunk. smooth: Gaussian σ (frames) on the pose path.
     Raises UserError for missing / wrong files and options.
     """
-    from datamodules.alignment import feature_windows
-    from datamodules.boundary import open_speaker
-    from datamodules.media import read_audio, write_video
-    from datamodules.resize import resize_image, scale_intrinsics, target_size
-    from lightning_modules.ernerf_torso import ERNeRFTorso, load_head, render_head_layer
-    from lightning_modules.run_loading import load_run_module
-    from zoo.audio import extract
-    from zoo.pipelines import ernerf_motion
-    from zoo.rendering.rays import pixel_grid
-    from zoo.rendering.volume import composite
+    from talkzoo.datamodules.alignment import feature_windows
+    from talkzoo.datamodules.boundary import open_speaker
+    from talkzoo.datamodules.media import read_audio, write_video
+    from talkzoo.datamodules.resize import resize_image, scale_intrinsics, target_size
+    from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso, load_head, render_head_layer
+    from talkzoo.lightning_modules.run_loading import load_run_module
+    from talkzoo.pipelines import ernerf_motion
+    from talkzoo.zoo.audio import extract
+    from talkzoo.zoo.rendering.rays import pixel_grid
+    from talkzoo.zoo.rendering.volume import composite
 
     motion = motion or ("moda" if moda_ckpt is not None else "training")
     if motion not in ("training", "moda"):

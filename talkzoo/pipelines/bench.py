@@ -1,7 +1,7 @@
 """`talkzoo bench`: the performance suite. Speed and memory goals live here, never in timed unit tests.
 
 Each benchmark is a function `fn(ctx) -> {metric: value}` registered with `@register(name)` in a module of
-`zoo/pipelines/benchmarks/`. The runner records the machine, gives each benchmark a scratch folder, and reports
+`talkzoo/pipelines/benchmarks/`. The runner records the machine, gives each benchmark a scratch folder, and reports
 medians over repeats after warm-up (`BenchContext.median_time`).
 """
 
@@ -87,8 +87,8 @@ def machine_info() -> dict[str, Any]:
 
 
 def load_benchmarks() -> dict[str, BenchFn]:
-    """Import every module of zoo.pipelines.benchmarks so their @register calls run."""
-    import zoo.pipelines.benchmarks as package
+    """Import every module of talkzoo.pipelines.benchmarks so their @register calls run."""
+    import talkzoo.pipelines.benchmarks as package
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
@@ -107,7 +107,7 @@ def run_bench(out: str | Path | None = None, only: list[str] | None = None, quic
     benchmarks = load_benchmarks()
     unknown = sorted(set(only or []) - set(benchmarks))
     if unknown:
-        from zoo.errors import UserError
+        from talkzoo.zoo.errors import UserError
 
         raise UserError(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(sorted(benchmarks))}")
     cuda = torch.cuda.is_available()

@@ -5,7 +5,7 @@ Two sources, both returning poses float32 [T, 4, 4] (head → camera, the speake
 - "training" (ER-NeRF's novel-audio mode, ernerf.md §8): the training frames replayed ping-pong (0, 1, …, n−1,
   n−2, …, 1, 0, 1, …) for T frames, their poses smoothed along that path (`smooth` = Gaussian σ in frames on the
   7-D motion (rotation vector, translation, scale); ER-NeRF's --smooth_path) and their blink values.
-- "moda": MODA's predicted head motion [T, 7] (zoo.head_motion) and blink from MODA's predicted eye landmarks.
+- "moda": MODA's predicted head motion [T, 7] (talkzoo.zoo.head_motion) and blink from MODA's predicted eye landmarks.
   Calibration: the eye opening o = mean over both eyes of the upper-to-lower lid distance (landmarks 386–374 and
   159–145, canonical units) is measured on the speaker's training frames (canonical.npy) and mapped to the
   training blink values (blink.npy) by least squares, blink ≈ a·o + b (a < 0: a closed eye has a small gap);
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from zoo.face_indices import EYE_INDICES
-from zoo.head_motion import head_motion_to_pose, pose_to_head_motion
+from talkzoo.zoo.face_indices import EYE_INDICES
+from talkzoo.zoo.head_motion import head_motion_to_pose, pose_to_head_motion
 
 LIDS = ((386, 374), (159, 145))  # (upper, lower) lid of the subject's left and right eye, MediaPipe indices
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 def _measure(ctx: BenchContext, device: str, backend: str, size: int, pixels: int) -> dict[str, float]:
-    from lightning_modules.ernerf_torso import ERNeRFTorso
-    from zoo.ernerf.torso_field import TorsoField
-    from zoo.pipelines.benchmarks.ernerf import _batch, _module
+    from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso
+    from talkzoo.pipelines.benchmarks.ernerf import _batch, _module
+    from talkzoo.zoo.ernerf.torso_field import TorsoField
 
     head = _module(device, backend, size)
     chunk = 65536 if device == "cuda" else 16384

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 def _renderer(size: int, ngf: int, num_downs: int, max_channels: int, device: str) -> object:
-    from lightning_modules.portrait_renderer import PortraitRenderer
-    from zoo.portrait import Camera, UNetGenerator
+    from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
+    from talkzoo.zoo.portrait import Camera, UNetGenerator
 
     model = PortraitRenderer(UNetGenerator(19, 3, ngf, num_downs, max_channels), perceptual="feature_matching")
     reference = np.zeros((size, size, 3), dtype=np.uint8)
@@ -20,7 +20,7 @@ def _renderer(size: int, ngf: int, num_downs: int, max_channels: int, device: st
 
 
 def _fps(ctx: BenchContext, model: object, size: int, batch: int, autocast: bool = False) -> float:
-    from zoo.portrait import condition_image
+    from talkzoo.zoo.portrait import condition_image
 
     rng = np.random.default_rng(0)
     mesh = rng.normal(0.0, size / 8, (478, 3)).astype(np.float32)

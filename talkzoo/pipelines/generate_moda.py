@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 STAGES = ("moda", "faconet", "renderer")
 
@@ -50,9 +50,9 @@ def find_checkpoints(
 
 
 def _load(stage: str, path: Path, device: str) -> Any:
-    from lightning_modules.faconet import FaCoNet
-    from lightning_modules.moda import MODA
-    from lightning_modules.portrait_renderer import PortraitRenderer
+    from talkzoo.lightning_modules.faconet import FaCoNet
+    from talkzoo.lightning_modules.moda import MODA
+    from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
 
     cls = {"moda": MODA, "faconet": FaCoNet, "renderer": PortraitRenderer}[stage]
     try:
@@ -78,7 +78,7 @@ def motion_to_mesh(
 ) -> dict[str, np.ndarray]:
     """Audio (16 kHz mono) → {"mesh": [T, 478, 3] canonical, "shoulders": [T, 18, 3] canonical, "pose": [T, 4, 4],
     "fps": scalar array}; T = round(duration · fps) at the speaker's fps (stored in the MODA checkpoint)."""
-    from zoo.head_motion import head_motion_to_pose
+    from talkzoo.zoo.head_motion import head_motion_to_pose
 
     moda_index = _speaker_index([s.speaker for s in moda.speaker_stats], speaker, "MODA")
     faco_index = _speaker_index([s.speaker for s in faconet.speaker_stats], speaker, "FaCo-Net")
@@ -96,7 +96,7 @@ def render_frames(renderer: Any, geometry: dict[str, np.ndarray], chunk: int, pr
     """Condition images → rendered uint8 [H, W, 3] frames, `chunk` at a time (tqdm bar when `progress`)."""
     from tqdm import tqdm
 
-    from zoo.portrait import condition_image
+    from talkzoo.zoo.portrait import condition_image
 
     info = renderer.speaker_info
     camera, height, width, thickness = renderer.camera, info["height"], info["width"], info["thickness"]
@@ -141,8 +141,8 @@ def generate_moda(
     The video has T = round(duration · fps) frames at the speaker's fps and the input audio (16 kHz mono AAC)."""
     import torch
 
-    from datamodules.media import read_audio, write_video
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.media import read_audio, write_video
+    from talkzoo.datamodules.speaker import Speaker
 
     if chunk < 1:
         raise UserError(f"--chunk must be ≥ 1, got {chunk}")

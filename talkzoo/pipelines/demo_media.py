@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datamodules.resize import resize_image
+from talkzoo.datamodules.resize import resize_image
 
 LABEL_HEIGHT = 18
 
@@ -18,7 +18,7 @@ def write_heldout_audio(speaker: Path, out: Path) -> tuple[Path, np.ndarray]:
     """The speaker's val-split audio (never trained on) as a 16-bit wav at `out`; returns (path, frame indices)."""
     from scipy.io import wavfile
 
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.speaker import Speaker
 
     spk = Speaker(speaker)
     frames = spk.split_indices("val")
@@ -54,8 +54,8 @@ def write_side_by_side(
     out: Path, sources: dict[str, Path], speaker: Path, frames: np.ndarray, audio: Path, size: int
 ) -> Path:
     """ground truth (the speaker's frames) | each generated video → one mp4 with the held-out audio."""
-    from datamodules.media import iter_frames, read_audio, write_video
-    from datamodules.speaker import Speaker
+    from talkzoo.datamodules.media import iter_frames, read_audio, write_video
+    from talkzoo.datamodules.speaker import Speaker
 
     spk = Speaker(speaker)
     truth = (spk.frame(int(i)) for i in frames)
@@ -66,7 +66,7 @@ def write_side_by_side(
 
 def frame_grid(video: Path, times: Sequence[int], out: Path) -> Path:
     """Rows = the side-by-side video's frames at `times` (frame indices) → a PNG."""
-    from datamodules.media import iter_frames
+    from talkzoo.datamodules.media import iter_frames
 
     wanted, rows = set(times), []
     for index, frame in enumerate(iter_frames(video)):
@@ -101,8 +101,8 @@ def mouth_opening_plot(series: dict[str, np.ndarray], energy: np.ndarray, fps: f
 
 def mouth_series(video_or_frames: Path | Sequence[np.ndarray]) -> np.ndarray:
     """Mouth opening per frame (px; gaps where no face is found interpolated) of a video or a frame list."""
-    from datamodules.media import iter_frames
-    from zoo.metrics.lip_tracker import mouth_opening_series, track_lips
+    from talkzoo.datamodules.media import iter_frames
+    from talkzoo.zoo.metrics.lip_tracker import mouth_opening_series, track_lips
 
     frames = list(iter_frames(video_or_frames)) if isinstance(video_or_frames, Path) else list(video_or_frames)
     points, _ = track_lips(frames)

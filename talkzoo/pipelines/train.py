@@ -17,7 +17,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 
 class TalkzooCLI(LightningCLI):

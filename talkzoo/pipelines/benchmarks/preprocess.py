@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 @register("preprocess")
 def bench_preprocess(ctx: BenchContext) -> dict[str, float]:
-    from datamodules.preprocess import PreprocessConfig, preprocess
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
+    from talkzoo.datamodules.synthetic import synthesize
 
     seconds, size = (4.0, 256) if ctx.quick else (20.0, 512)
     source = ctx.tmp / "synth"

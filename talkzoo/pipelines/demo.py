@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from zoo.errors import UserError
+from talkzoo import configs as talkzoo_configs
+from talkzoo.zoo.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = REPO_ROOT / "configs"
+CONFIGS = Path(talkzoo_configs.__file__).parent  # the recipes ship in the wheel
 PICTURES = ("frame_grid.png", "mouth_opening.png")
 
 
@@ -65,8 +65,8 @@ def _done(started: float) -> None:
 
 def _synthesize(out: Path, settings: DemoSettings) -> Path:
     """The synthetic talking video (raw.mp4) and its ground-truth speaker; reused when it matches the settings."""
-    from datamodules.synthetic import synthesize
-    from datamodules.validate import validate_speaker
+    from talkzoo.datamodules.synthetic import synthesize
+    from talkzoo.datamodules.validate import validate_speaker
 
     truth = out / "synth" / "speaker"
     report = validate_speaker(truth) if (truth / "speaker.json").is_file() else None
@@ -80,8 +80,8 @@ def _synthesize(out: Path, settings: DemoSettings) -> Path:
 
 def _preprocess(video: Path, out: Path, settings: DemoSettings) -> Path:
     """`talkzoo preprocess` of the synthetic video (resumable), then the validator."""
-    from datamodules.preprocess import PreprocessConfig, preprocess
-    from datamodules.validate import validate_speaker
+    from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
+    from talkzoo.datamodules.validate import validate_speaker
 
     speaker = out / "speaker"
     result = preprocess(video, speaker, PreprocessConfig(size=settings.size), progress=True)
@@ -96,7 +96,7 @@ def _preprocess(video: Path, out: Path, settings: DemoSettings) -> Path:
 
 def fit_recipe(recipe: str, presets: list[str], run_dir: Path, max_steps: int, overrides: list[str]) -> Path:
     """`talkzoo fit` of configs/<recipe>.yaml + presets into run_dir; resumes from / reuses its last.ckpt."""
-    from zoo.pipelines.train import run_lightning_cli
+    from talkzoo.pipelines.train import run_lightning_cli
 
     last = run_dir / "checkpoints" / "last.ckpt"
     args = ["fit", "--config", str(CONFIGS / f"{recipe}.yaml")]
@@ -161,7 +161,7 @@ def _generate(out: Path, speaker: Path, audio: Path, checkpoints: dict[str, Path
     """Both methods from the held-out audio → {method label: mp4}; kept when already written."""
     videos: dict[str, Path] = {}
     if "moda" in checkpoints:
-        from zoo.pipelines.generate_moda import generate_moda
+        from talkzoo.pipelines.generate_moda import generate_moda
 
         target = out / "moda.mp4"
         if not target.is_file():
@@ -171,7 +171,7 @@ def _generate(out: Path, speaker: Path, audio: Path, checkpoints: dict[str, Path
             )  # fmt: skip
         videos["MODA"] = target
     if "ernerf_head" in checkpoints:
-        from zoo.pipelines.generate_ernerf import generate_ernerf
+        from talkzoo.pipelines.generate_ernerf import generate_ernerf
 
         target = out / "ernerf.mp4"
         if not target.is_file():
@@ -188,8 +188,8 @@ def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
     mouth-area IoU, mouth-opening correlation, eye / head diversity, `improvement_over_baseline`."""
     import lightning as L
 
-    from datamodules.sequence import MotionDataModule
-    from lightning_modules.moda import MODA
+    from talkzoo.datamodules.sequence import MotionDataModule
+    from talkzoo.lightning_modules.moda import MODA
 
     model = MODA.load_from_checkpoint(checkpoint, map_location="cpu")
     data = MotionDataModule([str(speaker)], window=100, stride=10, jitter=0, batch_size=4)
@@ -204,10 +204,10 @@ def _pictures(out: Path, speaker: Path, audio: Path, videos: dict[str, Path], fr
     """side_by_side.mp4, frame_grid.png, mouth_opening.png; returns each source's mouth-opening correlation."""
     import numpy as np
 
-    from datamodules.media import read_audio
-    from datamodules.speaker import Speaker
-    from zoo.metrics.sync import frame_energy
-    from zoo.pipelines.demo_media import frame_grid, mouth_opening_plot, mouth_series, write_side_by_side
+    from talkzoo.datamodules.media import read_audio
+    from talkzoo.datamodules.speaker import Speaker
+    from talkzoo.pipelines.demo_media import frame_grid, mouth_opening_plot, mouth_series, write_side_by_side
+    from talkzoo.zoo.metrics.sync import frame_energy
 
     spk = Speaker(speaker)
     size = max(spk.meta.width, 128)
@@ -268,8 +268,8 @@ def run_demo(
     `settings` overrides the budgets of `fast` (the tests use a smaller one). `pictures`: also copy the PNGs there
     (the README's pictures: `talkzoo demo --pictures docs/images`).
     """
-    from zoo.pipelines.demo_media import write_heldout_audio
-    from zoo.pipelines.evaluate import evaluate_video
+    from talkzoo.pipelines.demo_media import write_heldout_audio
+    from talkzoo.pipelines.evaluate import evaluate_video
 
     out = Path(out)
     settings = settings or (FAST if fast else FULL)
@@ -298,7 +298,7 @@ def run_demo(
     for name, score in scores.items():
         metrics["videos"][name] = {**score, "mouth_corr_tracked": corr.get(name)}
     metrics["total_seconds"] = time.perf_counter() - started
-    from zoo.pipelines.evaluate import to_json
+    from talkzoo.pipelines.evaluate import to_json
 
     (out / "metrics.json").write_text(json.dumps(to_json(metrics), indent=2))
     if pictures is not None:

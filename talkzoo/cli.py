@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from zoo.errors import UserError
+from talkzoo.zoo.errors import UserError
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
@@ -33,7 +33,7 @@ def _synth(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.size < 32:
         raise UserError(f"--seconds must be > 0 and --size ≥ 32 (got {args.seconds}, {args.size})")
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     out = synthesize(args.out, seconds=args.seconds, size=args.size, seed=args.seed, progress=True)
     print(f"wrote {out / 'raw.mp4'} and {out / 'speaker'}")
@@ -46,7 +46,7 @@ def _validate_speaker(argv: Sequence[str]) -> int:
     )
     parser.add_argument("speaker", help="speaker folder (holds speaker.json)")
     args = parser.parse_args(argv)
-    from datamodules.validate import validate_speaker
+    from talkzoo.datamodules.validate import validate_speaker
 
     report = validate_speaker(args.speaker)
     if report.summary:
@@ -66,7 +66,7 @@ def _demo(argv: Sequence[str]) -> int:
     parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo); resumable")
     parser.add_argument("--pictures", default=None, help="also copy the PNGs here (the README's: docs/images)")
     args = parser.parse_args(argv)
-    from zoo.pipelines.demo import run_demo
+    from talkzoo.pipelines.demo import run_demo
 
     run_demo(args.out, fast=args.fast, pictures=args.pictures)
     return 0
@@ -78,7 +78,7 @@ def _bench(argv: Sequence[str]) -> int:
     parser.add_argument("--only", default=None, help="comma-separated benchmark names (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat (a smoke run)")
     args = parser.parse_args(argv)
-    from zoo.pipelines.bench import run_bench
+    from talkzoo.pipelines.bench import run_bench
 
     only = [name for name in args.only.split(",") if name] if args.only else None
     run_bench(args.out, only=only, quick=args.quick)
@@ -101,8 +101,8 @@ def _preprocess(argv: Sequence[str]) -> int:
     parser.add_argument("--focal", type=float, default=0.0, help="pinhole focal in pixels (default 2.5 × size)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    from datamodules.preprocess import PreprocessConfig, preprocess
-    from datamodules.preprocess.config import SUPPORTED_FEATURES
+    from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
+    from talkzoo.datamodules.preprocess.config import SUPPORTED_FEATURES
 
     features = tuple(name.strip() for name in args.features.split(",") if name.strip())
     unknown = [name for name in features if name not in SUPPORTED_FEATURES]
@@ -130,7 +130,7 @@ def _import_ernerf(argv: Sequence[str]) -> int:
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the processed frames (default 25)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    from datamodules.importers.ernerf import import_ernerf
+    from talkzoo.datamodules.importers.ernerf import import_ernerf
 
     out = import_ernerf(args.dir, args.out, fps=args.fps, progress=not args.quiet)
     print(f"wrote {out}")
@@ -149,20 +149,20 @@ def _generate(argv: Sequence[str]) -> int:
             return 0
         raise UserError("generate needs --method moda or --method ernerf")
     if args.method == "moda":
-        from zoo.pipelines.generate_moda import main as generate_main
+        from talkzoo.pipelines.generate_moda import main as generate_main
     else:
-        from zoo.pipelines.generate_ernerf import main as generate_main
+        from talkzoo.pipelines.generate_ernerf import main as generate_main
     return generate_main(rest)
 
 
 def _evaluate(argv: Sequence[str]) -> int:
-    from zoo.pipelines.evaluate import main as evaluate_main
+    from talkzoo.pipelines.evaluate import main as evaluate_main
 
     return evaluate_main(list(argv))
 
 
 def _lightning(argv: Sequence[str]) -> int:
-    from zoo.pipelines.train import run_lightning_cli
+    from talkzoo.pipelines.train import run_lightning_cli
 
     run_lightning_cli(list(argv))
     return 0

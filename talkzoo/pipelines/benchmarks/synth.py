@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 @register("synth")
 def bench_synth(ctx: BenchContext) -> dict[str, float]:
-    from datamodules.synthetic import synthesize
+    from talkzoo.datamodules.synthetic import synthesize
 
     seconds, size = (4.0, 256) if ctx.quick else (10.0, 512)
     counter = iter(range(10**6))

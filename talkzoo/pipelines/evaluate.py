@@ -10,7 +10,7 @@ recording is estimated by waveform cross-correlation and reported (it never re-a
 
 Metrics: PSNR (mean over frames of −10·log10 MSE on [0, 1]), SSIM (torchmetrics), LPIPS (AlexNet; "unavailable:
 <reason>" without its weights), LMD / LMD-v / mouth-area IoU on the 40 MediaPipe lip points detected in both
-videos (pixels), NIQE of prediction and ground truth, and the weight-free sync score (zoo.metrics.sync): the lag
+videos (pixels), NIQE of prediction and ground truth, and the weight-free sync score (talkzoo.zoo.metrics.sync): the lag
 between the prediction's mouth opening and the speech energy of its own audio track (of the speaker's split
 audio when it has none). Sync offset k > 0: the video shows each sound k frames after it is heard.
 Frames stream one at a time; only per-frame scalars and lip points are kept.
@@ -29,8 +29,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from zoo.errors import UserError
-from zoo.metrics.lip_tracker import LipTracker, mouth_opening_series
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.metrics.lip_tracker import LipTracker, mouth_opening_series
 
 MIN_FRAMES = 2
 MIN_SYNC_LAG = 3  # the sync search range shrinks to fit short clips, but not below ±3 frames
@@ -47,7 +47,7 @@ def _unavailable(reason: str) -> str:
 
 def _load_lpips(weights: str | os.PathLike[str] | None) -> tuple[Any, str | None]:
     """(LPIPS module, None) or (None, reason). Never downloads: the AlexNet file must be cached or given."""
-    from zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable, backbone_cache_path
+    from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable, backbone_cache_path
 
     if weights is None and not backbone_cache_path().is_file():
         return None, (
@@ -109,7 +109,7 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
     """LMD, centred LMD, LMD-v and mouth-area IoU over frames detected in both; [N, 40, 2] with NaN = missed."""
     import torch
 
-    from zoo.metrics.landmarks import landmark_distance, mouth_area_iou, mouth_opening, pearson
+    from talkzoo.zoo.metrics.landmarks import landmark_distance, mouth_area_iou, mouth_opening, pearson
 
     n = len(lips_pred)
     found_p = ~np.isnan(lips_pred).any(axis=(1, 2))
@@ -154,7 +154,7 @@ def _sync(
     mouth: np.ndarray | None, wave: np.ndarray, sample_rate: int, fps: float, max_lag: int, lead: int, source: str
 ) -> Any:
     """Sync score of mouth opening [N] against the energy of wave; offset = raw lag + lead (see evaluate_video)."""
-    from zoo.metrics.sync import frame_energy, sync_offset
+    from talkzoo.zoo.metrics.sync import frame_energy, sync_offset
 
     if mouth is None:
         return _unavailable("too few frames with a detected face for the mouth opening")
@@ -189,7 +189,7 @@ def evaluate_video(
 ) -> dict[str, Any]:
     """Score PRED against the speaker's `split` frames; returns the metrics dict (see module docstring).
 
-    speaker: a speaker folder path or a `datamodules.speaker.Speaker`. max_frames: compare at most this many
+    speaker: a speaker folder path or a `talkzoo.datamodules.speaker.Speaker`. max_frames: compare at most this many
     frames. max_lag: sync search range (frames). niqe_every: NIQE on every k-th frame (k ≥ 1).
     min_detection: the fraction of frames with a detected face below which landmark metrics are unavailable.
     max_audio_s: seconds of the prediction's audio used for the audio-offset estimate.
@@ -201,9 +201,9 @@ def evaluate_video(
     import torch
     from tqdm import tqdm
 
-    from datamodules.media import iter_frames, probe_video, read_audio
-    from datamodules.speaker import Speaker
-    from zoo.metrics.niqe import PATCH, niqe
+    from talkzoo.datamodules.media import iter_frames, probe_video, read_audio
+    from talkzoo.datamodules.speaker import Speaker
+    from talkzoo.zoo.metrics.niqe import PATCH, niqe
 
     if split not in ("val", "train", "all"):
         raise UserError(f"unknown split {split!r}; use --split val, train or all")

@@ -8,12 +8,12 @@ import resource
 
 import numpy as np
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 def _identity_stats() -> object:
     """Speaker statistics with mean 0 / std 1 (predict_motion needs some; timing does not care which)."""
-    from datamodules.stats import SpeakerStats
+    from talkzoo.datamodules.stats import SpeakerStats
 
     def arr(*shape: int, value: float = 0.0) -> np.ndarray:
         return np.full(shape, value, dtype=np.float32)
@@ -28,8 +28,8 @@ def _identity_stats() -> object:
 
 
 def _model(encoder: str, device: str) -> object:
-    from lightning_modules.moda import MODA
-    from zoo.moda import DualAttention, MelConvEncoder, Wav2VecEncoder
+    from talkzoo.lightning_modules.moda import MODA
+    from talkzoo.zoo.moda import DualAttention, MelConvEncoder, Wav2VecEncoder
 
     audio = MelConvEncoder(80, 128) if encoder == "mel" else Wav2VecEncoder(random_init=True, size="base", hidden=128)
     model = MODA(audio, DualAttention(128, 4, 3, 128, 0.1, period=25), hidden=128)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import torch
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 def _module(device: str, backend: str, size: int) -> object:
-    from lightning_modules.ernerf_head import ERNeRFHead
-    from zoo.ernerf import HeadField
-    from zoo.rendering import GridSampler
+    from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+    from talkzoo.zoo.ernerf import HeadField
+    from talkzoo.zoo.rendering import GridSampler
 
     sampler = GridSampler(backend=backend, resolution=128, n_samples=32, max_samples=16)
     module = ERNeRFHead(HeadField(audio_in=80), sampler, val_chunk=65536 if device == "cuda" else 8192)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.pipelines.bench import BenchContext, register
+from talkzoo.pipelines.bench import BenchContext, register
 
 
 @register("audio_features")
 def bench_audio_features(ctx: BenchContext) -> dict[str, float]:
-    from zoo.audio import extract
+    from talkzoo.zoo.audio import extract
 
     seconds = 10.0 if ctx.quick else 60.0
     wave = np.random.default_rng(0).standard_normal(int(seconds * 16000)).astype(np.float32) * 0.1

@@ -1,0 +1,1 @@
+"""Face models shared by preprocessing (datamodules) and metrics (zoo.metrics): MediaPipe's bundled legacy models."""

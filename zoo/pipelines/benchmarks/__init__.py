@@ -1,1 +1,0 @@
-"""Benchmark modules of `talkzoo bench`; each registers its entries with `zoo.pipelines.bench.register`."""
