@@ -123,7 +123,7 @@ def main() -> None:
     from talkzoo.datamodules.media import iter_frames
     from talkzoo.datamodules.resize import resize_image
     from talkzoo.datamodules.speaker import Speaker
-    from talkzoo.pipelines.generate_ernerf import generate_ernerf
+    from talkzoo.pipelines.generate import generate
 
     speaker = Speaker(speaker_dir)
     val = speaker.split_indices("val")
@@ -143,10 +143,9 @@ def main() -> None:
     results["torso_stability_gt"] = stability(gt, mask)
     for source in ("training", "moda") if moda is not None else ("training",):
         t = time.perf_counter()
-        video = generate_ernerf(
-            speaker_dir, clip, out / f"heldout_{source}.mp4", head_ckpt=head, torso_ckpt=torso,
-            moda_ckpt=moda if source == "moda" else None, motion=source, progress=False,
-        )  # fmt: skip
+        # the ER-NeRF Avatar reads RUNS/ernerf_head, RUNS/ernerf_torso (and RUNS/moda for MODA motion)
+        video = generate("ernerf", speaker_dir, clip, out / f"heldout_{source}.mp4", run_dir=out / "runs",
+                         device="cpu", progress=False, motion=source)  # fmt: skip
         timings[f"generate_{source}_s"] = time.perf_counter() - t
         results[f"torso_stability_{source}"] = stability(list(iter_frames(video)), mask)
     results.update(

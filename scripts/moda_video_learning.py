@@ -225,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     results["renderer"].update(mean_frame_psnr(speaker, args.size))
     print(json.dumps(results["renderer"], indent=1), flush=True)
     if not args.renderer_only:
+        from talkzoo.avatars import avatar_frames
+        from talkzoo.avatars.moda import MODAAvatar
         from talkzoo.datamodules.media import write_video
         from talkzoo.datamodules.speaker import Speaker
-        from talkzoo.pipelines.generate_moda import motion_to_mesh, render_frames
 
         print(f"training FaCo-Net ({args.faconet_batches} batches), then MODA ({args.moda_steps} steps)", flush=True)
         faconet, results["faconet"] = train_faconet(speaker, args.faconet_batches, work)
@@ -237,9 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         val = s.split_indices("val")
         spf = s.meta.sample_rate / s.meta.fps
         wave = s.audio()[int(round(val[0] * spf)) : int(round((val[-1] + 1) * spf))]
-        geometry = motion_to_mesh(moda, faconet, wave, s.name, None, 0)
+        avatar = MODAAvatar(moda.eval(), faconet.eval(), renderer.eval(), s.name, torch.device("cpu"), seed=0)
         video = args.out / "heldout.mp4"
-        write_video(video, render_frames(renderer.eval(), geometry, 16, False), s.meta.fps, wave, 16000)
+        write_video(video, avatar_frames(avatar, np.asarray(wave, dtype=np.float32)), s.meta.fps, wave, 16000)
+        geometry = {"mesh": avatar.meshes.values, "pose": avatar.poses.values}
         results["generate"] = mouth_correlation(video, speaker, val)
         # where a low correlation comes from: the motion itself, the renderer, or the MediaPipe measurement
         from talkzoo.zoo.portrait import condition_image, project

@@ -2,7 +2,9 @@
 
     talkzoo synth OUT [--seconds S] [--size N] [--seed K]
     talkzoo validate SPEAKER
-    talkzoo fit|validate|test|predict --config configs/X.yaml [--data.* ...] [--trainer.* ...]
+    talkzoo recipes
+    talkzoo fit|validate|test|predict --config RECIPE|FILE [--data.* ...] [--trainer.* ...]
+    talkzoo generate --method NAME --speaker S --audio A --out O.mp4 [--run-dir DIR]
     talkzoo bench [--out bench.json] [--only NAMES] [--quick]
     talkzoo demo [--fast] [--out DIR]
 
@@ -138,21 +140,29 @@ def _import_ernerf(argv: Sequence[str]) -> int:
 
 
 def _generate(argv: Sequence[str]) -> int:
-    """`talkzoo generate --method moda|ernerf ...`: dispatch to the method's generator (each parses its own flags)."""
-    parser = argparse.ArgumentParser(prog="talkzoo generate", add_help=False)
-    parser.add_argument("--method", choices=("moda", "ernerf"))
-    args, rest = parser.parse_known_args(argv)
-    if args.method is None:
-        if any(a in ("-h", "--help") for a in rest):
-            print("usage: talkzoo generate --method {moda,ernerf} --speaker S --audio A.wav --out O.mp4 [...]")
-            print("`talkzoo generate --method M --help` for the options of one method.")
-            return 0
-        raise UserError("generate needs --method moda or --method ernerf")
-    if args.method == "moda":
-        from talkzoo.pipelines.generate_moda import main as generate_main
-    else:
-        from talkzoo.pipelines.generate_ernerf import main as generate_main
-    return generate_main(rest)
+    from talkzoo.pipelines.generate import main as generate_main
+
+    return generate_main(argv)
+
+
+def _recipes(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="talkzoo recipes", description="The registered methods, their training stages, and every shipped recipe."
+    )
+    parser.parse_args(argv)
+    from talkzoo.methods import METHODS
+    from talkzoo.recipes import CONFIG_ROOT, recipe_files
+
+    print("methods (talkzoo generate --method NAME; talkzoo avatar --methods NAME,...):")
+    for method in METHODS.values():
+        print(f"  {method.name:<16} {method.summary}")
+        for stage in method.stages:
+            preset = f" + {stage.cpu_preset}" if stage.cpu_preset else ""
+            print(f"  {'':<16}   stage {stage.name}: --config {stage.recipe}{preset} — {stage.summary}")
+    print(f"\nrecipes and presets (talkzoo fit --config NAME [--config NAME ...]; files in {CONFIG_ROOT}):")
+    for recipe in recipe_files():
+        print(f"  {recipe.name:<24} {recipe.kind:<8} {recipe.summary}")
+    return 0
 
 
 def _evaluate(argv: Sequence[str]) -> int:
@@ -163,8 +173,9 @@ def _evaluate(argv: Sequence[str]) -> int:
 
 def _lightning(argv: Sequence[str]) -> int:
     from talkzoo.pipelines.train import run_lightning_cli
+    from talkzoo.recipes import resolve_config_args
 
-    run_lightning_cli(list(argv))
+    run_lightning_cli(resolve_config_args(list(argv)))
     return 0
 
 
@@ -180,8 +191,9 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "preprocess": (_preprocess, "video -> speaker folder: talkzoo preprocess VIDEO OUT [--size N] [--fps F]"),
     "import-ernerf": (_import_ernerf, "ER-NeRF / RAD-NeRF processed folder -> speaker: talkzoo import-ernerf DIR OUT"),
     "validate": (_validate_speaker, "check a speaker folder (or LightningCLI validate with --config)"),
-    "fit": (_lightning, "train a recipe: talkzoo fit --config configs/X.yaml"),
-    "generate": (_generate, "new audio -> video: talkzoo generate --method moda|ernerf --speaker S --audio A --out O"),
+    "recipes": (_recipes, "the registered methods, their stages, and every recipe and preset"),
+    "fit": (_lightning, "train a recipe: talkzoo fit --config RECIPE [--config PRESET ...]"),
+    "generate": (_generate, "new audio -> video: talkzoo generate --method NAME --speaker S --audio A --out O"),
     "evaluate": (_evaluate, "score a video against a speaker: talkzoo evaluate PRED.mp4 SPEAKER [--out metrics.json]"),
     "bench": (_bench, "the performance suite: talkzoo bench [--out bench.json] [--only a,b] [--quick]"),
     "demo": (_demo, "the main job on the embedded synthetic speaker: talkzoo demo [--fast] [--out DIR]"),

@@ -87,3 +87,24 @@ def fake_alexnet(hub_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return path
+
+
+TRAINED_SIZE = 32  # training resolution of the `trained_runs` fixture
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tiny_speaker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run folder with every stage of every registered method (talkzoo.methods) fitted for 2 steps through
+    `talkzoo fit` with its CPU preset, in training order: RUNS/<stage>/checkpoints/last.ckpt. Built once."""
+    from talkzoo.cli import main
+    from talkzoo.methods import METHODS
+
+    runs = tmp_path_factory.mktemp("trained_runs")
+    for method in METHODS.values():
+        for stage in method.stages:
+            args = ["fit", "--config", stage.recipe]
+            args += ["--config", stage.cpu_preset] if stage.cpu_preset else []
+            args += ["--config", "cpu_smoke", "--trainer.default_root_dir", str(stage.run_dir(runs))]
+            args += stage.fit_overrides(tiny_speaker, runs, TRAINED_SIZE)
+            assert main(args) == 0, f"{method.name}: stage {stage.name}"
+    return runs

@@ -124,7 +124,7 @@ def test_lpips_fallback_is_announced(tiny_speaker: Path, hub_dir: Path, capsys: 
 
 def test_renderer_beats_trivial_baselines(tiny_speaker: Path, tmp_path: Path) -> None:
     """A short CPU run (the CPU preset's networks, 64², residual output, L1 only: the GAN terms are exercised by the
-    recipe fits in test_generate_moda.py) beats the reference image and the mean train frame on the val split."""
+    recipe fits in conftest.trained_runs) beats the reference image and the mean train frame on the val split."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import moda_video_learning as script
 

@@ -19,39 +19,57 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lightning as L
+import numpy as np
 import torch
 
-from talkzoo import configs as talkzoo_configs
+from talkzoo.datamodules.media import read_audio
+from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
+from talkzoo.datamodules.sequence import MotionDataModule
+from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.synthetic import synthesize
+from talkzoo.datamodules.validate import validate_speaker
+from talkzoo.lightning_modules.moda import MODA
+from talkzoo.lightning_modules.run_loading import load_run_module
+from talkzoo.methods import METHODS, Stage, all_stages, get_method
+from talkzoo.pipelines.demo_media import (
+    frame_grid,
+    mouth_opening_plot,
+    mouth_series,
+    write_heldout_audio,
+    write_side_by_side,
+)
+from talkzoo.pipelines.evaluate import evaluate_video, to_json
+from talkzoo.pipelines.generate import generate
+from talkzoo.pipelines.train import run_lightning_cli
+from talkzoo.recipes import resolve_config
 from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.metrics.sync import frame_energy
 
-CONFIGS = Path(talkzoo_configs.__file__).parent  # the recipes ship in the wheel
 PICTURES = ("frame_grid.png", "mouth_opening.png")
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Budgets of one demo run (full or --fast). Steps count optimiser steps as Lightning does (the GAN recipes
-    take 2 per batch: discriminator and generator)."""
+    """Budgets of one demo run (full or --fast). `steps` maps each registered stage (talkzoo.methods) to its
+    optimiser steps, counted as Lightning does (the GAN recipes take 2 per batch: discriminator and generator)."""
 
     seconds: float  # synthetic video length
     synth_size: int  # the synthetic "camera" resolution
     size: int  # preprocessing output = training resolution
-    moda_steps: int
-    faconet_steps: int
-    renderer_steps: int
-    head_steps: int
-    torso_steps: int
+    steps: dict[str, int]
     methods: tuple[str, ...] = field(default=("moda", "ernerf"))
 
 
 FULL = DemoSettings(
-    seconds=60.0, synth_size=256, size=96, moda_steps=1200, faconet_steps=600, renderer_steps=3000,
-    head_steps=5000, torso_steps=600,
+    seconds=60.0, synth_size=256, size=96,
+    steps={"moda": 1200, "faconet": 600, "renderer": 3000, "ernerf_head": 5000, "ernerf_torso": 600},
 )  # fmt: skip
 FAST = DemoSettings(
-    seconds=24.0, synth_size=128, size=64, moda_steps=400, faconet_steps=150, renderer_steps=600,
-    head_steps=800, torso_steps=100,
+    seconds=24.0, synth_size=128, size=64,
+    steps={"moda": 400, "faconet": 150, "renderer": 600, "ernerf_head": 800, "ernerf_torso": 100},
 )  # fmt: skip
+LABELS = {"moda": "MODA", "ernerf": "ER-NeRF"}
 
 
 def _step(title: str) -> float:
@@ -65,8 +83,6 @@ def _done(started: float) -> None:
 
 def _synthesize(out: Path, settings: DemoSettings) -> Path:
     """The synthetic talking video (raw.mp4) and its ground-truth speaker; reused when it matches the settings."""
-    from talkzoo.datamodules.synthetic import synthesize
-    from talkzoo.datamodules.validate import validate_speaker
 
     truth = out / "synth" / "speaker"
     report = validate_speaker(truth) if (truth / "speaker.json").is_file() else None
@@ -80,8 +96,6 @@ def _synthesize(out: Path, settings: DemoSettings) -> Path:
 
 def _preprocess(video: Path, out: Path, settings: DemoSettings) -> Path:
     """`talkzoo preprocess` of the synthetic video (resumable), then the validator."""
-    from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
-    from talkzoo.datamodules.validate import validate_speaker
 
     speaker = out / "speaker"
     result = preprocess(video, speaker, PreprocessConfig(size=settings.size), progress=True)
@@ -95,13 +109,12 @@ def _preprocess(video: Path, out: Path, settings: DemoSettings) -> Path:
 
 
 def fit_recipe(recipe: str, presets: list[str], run_dir: Path, max_steps: int, overrides: list[str]) -> Path:
-    """`talkzoo fit` of configs/<recipe>.yaml + presets into run_dir; resumes from / reuses its last.ckpt."""
-    from talkzoo.pipelines.train import run_lightning_cli
+    """`talkzoo fit` of a recipe + presets (names or files) into run_dir; resumes from / reuses its last.ckpt."""
 
     last = run_dir / "checkpoints" / "last.ckpt"
-    args = ["fit", "--config", str(CONFIGS / f"{recipe}.yaml")]
+    args = ["fit", "--config", resolve_config(recipe)]
     for preset in presets:
-        args += ["--config", str(CONFIGS / preset)]
+        args += ["--config", resolve_config(preset)]
     args += [
         "--trainer.default_root_dir", str(run_dir),
         "--trainer.max_steps", str(max_steps),
@@ -112,7 +125,7 @@ def fit_recipe(recipe: str, presets: list[str], run_dir: Path, max_steps: int, o
         *overrides,
     ]  # fmt: skip
     if last.is_file():
-        step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+        step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
         if step >= max_steps:
             print(f"reusing {last} (step {step})")
             return last
@@ -122,76 +135,47 @@ def fit_recipe(recipe: str, presets: list[str], run_dir: Path, max_steps: int, o
     return last
 
 
+def _stages(settings: DemoSettings) -> list[Stage]:
+    """Every stage the chosen methods need, in training order: their own, then the motion stages they read."""
+    stages: list[Stage] = []
+    for name in settings.methods:
+        method = get_method(name)
+        wanted = [*method.stages, *(all_stages()[s] for s in method.motion_stages)]
+        stages += [s for s in wanted if s not in stages]
+    order = [s for m in METHODS.values() for s in m.stages]
+    return sorted(stages, key=order.index)
+
+
 def _train(out: Path, speaker: Path, settings: DemoSettings) -> dict[str, Path]:
-    """Every stage of both methods, in dependency order → {stage: last checkpoint}."""
-    runs, spk, size = out / "runs", str(speaker), str(settings.size)
-    plan: list[tuple[str, str, list[str], int, list[str]]] = []
-    if "moda" in settings.methods:
-        speakers = json.dumps([spk])
-        plan += [
-            ("moda", "moda", ["presets/moda_cpu.yaml"], settings.moda_steps, ["--data.speakers", speakers]),
-            ("faconet", "faconet", ["presets/faconet_cpu.yaml"], settings.faconet_steps, ["--data.speakers", speakers]),
-            (
-                "renderer", "portrait_renderer", ["presets/portrait_renderer_cpu.yaml"], settings.renderer_steps,
-                ["--data.speaker", spk, "--data.init_args.size", size],
-            ),
-        ]  # fmt: skip
-    if "ernerf" in settings.methods:
-        head_last = runs / "ernerf_head" / "checkpoints" / "last.ckpt"
-        plan += [
-            (
-                "ernerf_head", "ernerf_head", ["presets/ernerf_head_cpu.yaml"], settings.head_steps,
-                ["--data.speaker", spk, "--data.init_args.size", size],
-            ),
-            (
-                "ernerf_torso", "ernerf_torso", ["presets/ernerf_torso_cpu.yaml"], settings.torso_steps,
-                ["--data.speaker", spk, "--data.init_args.size", size,
-                 "--model.init_args.head_checkpoint", str(head_last)],
-            ),
-        ]  # fmt: skip
+    """Every stage of the chosen methods, in registry order → {stage: last checkpoint}."""
+    runs = out / "runs"
     checkpoints = {}
-    for index, (stage, recipe, presets, steps, overrides) in enumerate(plan, start=1):
-        t = _step(f"3.{index} train {stage} ({steps} steps, configs/{recipe}.yaml + {', '.join(presets)})")
-        checkpoints[stage] = fit_recipe(recipe, presets, runs / stage, steps, overrides)
+    for index, stage in enumerate(_stages(settings), start=1):
+        steps = settings.steps[stage.name]
+        presets = [stage.cpu_preset] if stage.cpu_preset else []
+        t = _step(f"3.{index} train {stage.name} ({steps} steps, --config {stage.recipe} + {', '.join(presets)})")
+        overrides = stage.fit_overrides(speaker, runs, settings.size)
+        checkpoints[stage.name] = fit_recipe(stage.recipe, presets, stage.run_dir(runs), steps, overrides)
         _done(t)
     return checkpoints
 
 
-def _generate(out: Path, speaker: Path, audio: Path, checkpoints: dict[str, Path]) -> dict[str, Path]:
-    """Both methods from the held-out audio → {method label: mp4}; kept when already written."""
+def _generate(out: Path, speaker: Path, audio: Path, methods: tuple[str, ...]) -> dict[str, Path]:
+    """Every chosen method's Avatar over the held-out audio → {method label: mp4}; kept when already written."""
     videos: dict[str, Path] = {}
-    if "moda" in checkpoints:
-        from talkzoo.pipelines.generate_moda import generate_moda
-
-        target = out / "moda.mp4"
+    for name in methods:
+        target = out / f"{name}.mp4"
         if not target.is_file():
-            generate_moda(
-                speaker, audio, target, moda=checkpoints["moda"], faconet=checkpoints["faconet"],
-                renderer=checkpoints["renderer"], progress=True,
-            )  # fmt: skip
-        videos["MODA"] = target
-    if "ernerf_head" in checkpoints:
-        from talkzoo.pipelines.generate_ernerf import generate_ernerf
-
-        target = out / "ernerf.mp4"
-        if not target.is_file():
-            generate_ernerf(
-                speaker, audio, target, head_ckpt=checkpoints["ernerf_head"],
-                torso_ckpt=checkpoints["ernerf_torso"], moda_ckpt=checkpoints.get("moda"), progress=True,
-            )  # fmt: skip
-        videos["ER-NeRF"] = target
+            generate(name, speaker, audio, target, run_dir=out / "runs", device="cpu", progress=True)
+        videos[LABELS.get(name, name)] = target
     return videos
 
 
 def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
     """MODA's motion on the val split (audio never trained on) against the mean-motion baseline: LMD, LMD-v (px),
     mouth-area IoU, mouth-opening correlation, eye / head diversity, `improvement_over_baseline`."""
-    import lightning as L
 
-    from talkzoo.datamodules.sequence import MotionDataModule
-    from talkzoo.lightning_modules.moda import MODA
-
-    model = MODA.load_from_checkpoint(checkpoint, map_location="cpu")
+    model = load_run_module(checkpoint, MODA)
     data = MotionDataModule([str(speaker)], window=100, stride=10, jitter=0, batch_size=4)
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
     metrics = trainer.validate(model, datamodule=data, verbose=False)[0]
@@ -202,12 +186,6 @@ def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
 
 def _pictures(out: Path, speaker: Path, audio: Path, videos: dict[str, Path], frames: Any) -> dict[str, Any]:
     """side_by_side.mp4, frame_grid.png, mouth_opening.png; returns each source's mouth-opening correlation."""
-    import numpy as np
-
-    from talkzoo.datamodules.media import read_audio
-    from talkzoo.datamodules.speaker import Speaker
-    from talkzoo.pipelines.demo_media import frame_grid, mouth_opening_plot, mouth_series, write_side_by_side
-    from talkzoo.zoo.metrics.sync import frame_energy
 
     spk = Speaker(speaker)
     size = max(spk.meta.width, 128)
@@ -268,8 +246,6 @@ def run_demo(
     `settings` overrides the budgets of `fast` (the tests use a smaller one). `pictures`: also copy the PNGs there
     (the README's pictures: `talkzoo demo --pictures docs/images`).
     """
-    from talkzoo.pipelines.demo_media import write_heldout_audio
-    from talkzoo.pipelines.evaluate import evaluate_video
 
     out = Path(out)
     settings = settings or (FAST if fast else FULL)
@@ -284,7 +260,7 @@ def run_demo(
     checkpoints = _train(out, speaker, settings)
     t = _step("4/6 generate from the held-out audio (the val split)")
     audio, frames = write_heldout_audio(speaker, out / "heldout.wav")
-    videos = _generate(out, speaker, audio, checkpoints)
+    videos = _generate(out, speaker, audio, settings.methods)
     _done(t)
     t = _step("5/6 side-by-side video and pictures")
     corr = _pictures(out, speaker, audio, videos, frames)
@@ -298,7 +274,6 @@ def run_demo(
     for name, score in scores.items():
         metrics["videos"][name] = {**score, "mouth_corr_tracked": corr.get(name)}
     metrics["total_seconds"] = time.perf_counter() - started
-    from talkzoo.pipelines.evaluate import to_json
 
     (out / "metrics.json").write_text(json.dumps(to_json(metrics), indent=2))
     if pictures is not None:

@@ -45,17 +45,26 @@ def mel_num_frames(num_samples: int) -> int:
     return int(num_samples) // HOP + 1
 
 
-def log_mel_padded(padded: torch.Tensor, filters: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+def log_mel_padded(
+    padded: torch.Tensor, filters: torch.Tensor, window: torch.Tensor, exact: bool = False
+) -> torch.Tensor:
     """Log-mel of already centre-padded 16 kHz waveforms.
 
     padded: [B, P] (the signal with n_fft // 2 zeros or true neighbour samples on each side);
     filters: [n_fft // 2 + 1, n_mels]; window: [n_fft] Hann. Returns [B, (P - n_fft) // 160 + 1, n_mels].
+    exact: project onto the mel filters in float64. A float32 matrix product may sum a frame's bins in a different
+    order depending on how many frames are in the call (BLAS picks kernels by size), which changes the last bit;
+    in float64 the rounded float32 result is the same however the signal is cut, so offline extraction and the
+    streaming extractor (talkzoo.zoo.audio.streaming) agree bit for bit.
     """
     n_fft = window.shape[0]
     spec = torch.stft(
         padded, n_fft=n_fft, hop_length=HOP, win_length=n_fft, window=window, center=False, return_complex=True
     )  # [B, n_fft // 2 + 1, F]
     power = spec.real.square() + spec.imag.square()
+    if exact:
+        mel = torch.matmul(power.transpose(1, 2).double(), filters.double())
+        return torch.log(mel + LOG_EPS).float()  # [B, F, n_mels]
     return torch.log(torch.matmul(power.transpose(1, 2), filters) + LOG_EPS)  # [B, F, n_mels]
 
 
@@ -85,7 +94,8 @@ def extract_mel(wave: np.ndarray, device: str = "cpu", chunk_seconds: float = 60
     """Log-mel of one 16 kHz waveform [N] -> float32 [N // 160 + 1, 80].
 
     Long inputs are processed in chunks of whole frames, each cut from the centre-padded signal with its true
-    neighbouring samples, so the result equals a single pass exactly while memory stays bounded.
+    neighbouring samples, so the result equals a single pass exactly while memory stays bounded (and equals the
+    streaming extractor's, `talkzoo.zoo.audio.streaming.MelStream`, bit for bit).
     """
     module = LogMel().to(device)
     x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
@@ -97,5 +107,5 @@ def extract_mel(wave: np.ndarray, device: str = "cpu", chunk_seconds: float = 60
         for start in range(0, n_frames, frames_per_chunk):
             stop = min(n_frames, start + frames_per_chunk)
             piece = padded[start * HOP : (stop - 1) * HOP + N_FFT].to(device)  # frames start..stop-1
-            outputs.append(log_mel_padded(piece[None], module.filters, module.window)[0].cpu())
+            outputs.append(log_mel_padded(piece[None], module.filters, module.window, exact=True)[0].cpu())
     return torch.cat(outputs).numpy().astype(np.float32, copy=False)

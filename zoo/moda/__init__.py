@@ -1,12 +1,12 @@
 """MODA networks (plain torch): audio encoders, subject encoder, SpecAttn, ProbAttn, DualAttention, the LSTM
-baseline body, the four motion tails and temporal smoothing. moda.md §3, with the fixes of §8.
+baseline body, the four motion tails and temporal smoothing (docs/moda.md, "Network shapes" and "Fixes").
 
 A temporal body maps (x_a [B, T, d], x_s [B, d]) to a `BodyOutput` (features [B, T, out_dim], mu, logvar);
 `DualAttention` and `RecurrentBody` are interchangeable through the `MODA` LightningModule's `body` argument.
 """
 
 from talkzoo.zoo.moda.audio_encoders import MelConvEncoder, Wav2VecEncoder
-from talkzoo.zoo.moda.body import BodyOutput
+from talkzoo.zoo.moda.body import BodyOutput, MotionBody
 from talkzoo.zoo.moda.dual_attention import DualAttention
 from talkzoo.zoo.moda.prob_attn import ProbAttn
 from talkzoo.zoo.moda.recurrent import RecurrentBody
@@ -20,6 +20,7 @@ __all__ = [
     "BodyOutput",
     "DualAttention",
     "MelConvEncoder",
+    "MotionBody",
     "MotionTails",
     "ProbAttn",
     "RecurrentBody",

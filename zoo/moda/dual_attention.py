@@ -1,4 +1,4 @@
-"""DualAttention (moda.md §3.2): SpecAttn and ProbAttn side by side, fused by concatenation."""
+"""DualAttention (docs/moda.md, "Network shapes"): SpecAttn and ProbAttn side by side, fused by concatenation."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class DualAttention(nn.Module):
             aligned_latent=aligned_latent,
             prior_boost=prior_boost,
         )
+        self.latent_dim = self.prob.latent_dim  # per-frame noise the body samples (MotionBody protocol)
 
     def forward(
         self,
@@ -59,10 +60,12 @@ class DualAttention(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         motion: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> BodyOutput:
         """audio [B, T, d], subject [B, d] → features [B, T, 2d] = concat(SpecAttn, ProbAttn), mu, logvar, kl.
 
-        motion: target motion [B, T, motion_dim], given in training only (conditional VAE posterior)."""
+        motion: target motion [B, T, motion_dim], given in training only (conditional VAE posterior).
+        noise: ProbAttn's eps [B, T, latent_dim] (see talkzoo.zoo.moda.ProbAttn), else drawn from `generator`."""
         spec = self.spec(audio, subject)
-        prob, mu, logvar, kl = self.prob(audio, subject, temperature, generator, motion)
+        prob, mu, logvar, kl = self.prob(audio, subject, temperature, generator, motion, noise)
         return BodyOutput(torch.cat([spec, prob], dim=-1), mu, logvar, kl)

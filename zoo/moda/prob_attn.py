@@ -1,17 +1,19 @@
-"""ProbAttn (moda.md §3.4): the one-to-many mapping, a transformer VAE with one latent per frame.
+"""ProbAttn (MODA `models/componments/networks.py`, `TemporalVAEBlock`): the one-to-many mapping, a transformer VAE
+with one latent per frame.
 
-Fixes of moda.md §8 #7–8: a batch-first positional encoding along time (the original added it along the batch),
-a KL term is returned for the loss (the original dropped it), and the decoder's self-attention mask is a real
+Fixes (docs/moda.md, "Fixes" #7, #8): a batch-first positional encoding along time (the original added it along the
+batch), a KL term is returned for the loss (the original dropped it), and the decoder's self-attention mask is a real
 boolean mask when `causal=True` (the original's float +1 "mask" favoured the future; default here: bidirectional,
 which is what the original effectively computed).
 
 Two modes:
 - `motion_dim = 0` (MODA's code): the encoder sees audio + subject only; KL(N(mu, sigma) ‖ N(0, I)).
-- `motion_dim > 0` (conditional VAE, a recommendation [R]): in training the encoder also sees the target motion
-  (eyes, head, torso), giving the posterior q(z | audio, motion); the same encoder on audio alone is a learned prior
-  p(z | audio); the loss gets KL(q ‖ p) and inference samples p. The decoder then has a reason to use z — the part
-  of eye and head motion the audio does not determine — which is what makes samples diverse (with the prior-only
-  mode under an MSE loss the decoder learns to ignore z and the diversity all but vanishes).
+- `motion_dim > 0` (conditional VAE, this project's addition; docs/moda.md, "Diversity"): in training the encoder
+  also sees the target motion (eyes, head, torso), giving the posterior q(z | audio, motion); the same encoder on
+  audio alone is a learned prior p(z | audio); the loss gets KL(q ‖ p) and inference samples p. The decoder then has
+  a reason to use z — the part of eye and head motion the audio does not determine — which is what makes samples
+  diverse (with the prior-only mode under an MSE loss the decoder learns to ignore z and the diversity all but
+  vanishes).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class ProbAttn(nn.Module):
     ) -> None:
         super().__init__()
         latent = latent or hidden
-        self.hidden, self.causal, self.motion_dim = hidden, causal, motion_dim
+        self.hidden, self.causal, self.motion_dim, self.latent_dim = hidden, causal, motion_dim, latent
         self.aligned_latent, self.prior_boost = aligned_latent, prior_boost
         self.dropout = nn.Dropout(dropout)
         enc_layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout, batch_first=True)
@@ -88,11 +90,14 @@ class ProbAttn(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         motion: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """audio x_a [B, T, d], subject x_s [B, d] → (out [B, T, d], mu, logvar [B, T, latent], kl [B, T]).
 
         motion: target motion [B, T, motion_dim] (training only, when motion_dim > 0): z comes from the posterior.
         generator: draws eps (seedable sampling); None uses the global RNG.
+        noise: eps itself, [B, T, latent] (overrides generator): a stream gives each frame its own fixed draw, so
+        overlapping windows sample the same latent for the same frame.
         """
         length, device = audio.shape[1], audio.device
         pe = sinusoid_table(length, self.hidden, device).to(audio.dtype)
@@ -108,7 +113,10 @@ class ProbAttn(nn.Module):
         else:
             kl = gaussian_kl(mu, logvar).mean(-1) if self.motion_in is None else torch.zeros_like(mu[..., 0])
         if temperature > 0:
-            eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
+            if noise is not None:
+                eps = noise.to(device=device, dtype=mu.dtype)
+            else:
+                eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
             z = mu + temperature * eps * torch.exp(0.5 * logvar)
         else:
             z = mu

@@ -1,4 +1,4 @@
-"""The LSTM baseline body of MODA's ablation (moda.md §3.6, §9): GRU "short" + LSTM "long" branches."""
+"""The LSTM baseline body of MODA's ablation (its `feature_decoder: RNN`): GRU "short" + LSTM "long" branches."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class RecurrentBody(nn.Module):
 
     def __init__(self, hidden: int = 128, layers: int = 3, chunks: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
-        self.in_dim, self.out_dim, self.motion_dim = hidden, 2 * hidden, 0
+        self.in_dim, self.out_dim, self.motion_dim, self.latent_dim = hidden, 2 * hidden, 0, 0
         self.chunks = chunks
         self.short = nn.GRU(hidden, hidden, layers, batch_first=True, dropout=dropout)
         self.long = nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=dropout)
@@ -33,8 +33,10 @@ class RecurrentBody(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         motion: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> BodyOutput:
-        """audio [B, T, d], subject [B, d] → features [B, T, 2d]. temperature, generator, motion are ignored."""
+        """audio [B, T, d], subject [B, d] → features [B, T, 2d]. temperature, generator, motion, noise are
+        ignored (deterministic)."""
         x = audio + subject[:, None, :]
         state = None
         short = []

@@ -1,0 +1,187 @@
+"""ER-NeRF as an Avatar: per frame, the audio windows the head was trained on, a head pose and blink from a motion
+source (talkzoo.avatars.motion), the head volume render composited over the torso field (or over the static
+background when there is no torso run), background → torso → head.
+
+Stages: RUNS/ernerf_head and, when trained, RUNS/ernerf_torso. Motion: "moda" (needs RUNS/moda), "training" (the
+training poses replayed) or "auto" (moda when RUNS/moda exists).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from talkzoo.datamodules.boundary import open_speaker
+from talkzoo.datamodules.resize import resize_image, scale_intrinsics, target_size
+from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso, load_head, render_head_layer
+from talkzoo.lightning_modules.moda import MODA
+from talkzoo.lightning_modules.run_loading import find_run_config, load_run_module
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.rendering.rays import pixel_grid
+from talkzoo.zoo.rendering.volume import composite
+
+from .audio import StreamAudio
+from .base import Avatar
+from .moda import load_moda_stage, speaker_index, stage_checkpoint
+from .moda_motion import MotionStream
+from .motion import ModaMotion, PoseSource, TrainingReplay
+
+HEAD_HINT = "talkzoo fit --config ernerf_head [--config ernerf_head_cpu]"
+TORSO_HINT = "talkzoo fit --config ernerf_torso [--config ernerf_torso_cpu]"
+MOTIONS = ("auto", "moda", "training")
+
+
+def run_data_config(checkpoint: Path) -> dict[str, Any]:
+    """`data.init_args` of the run that trained `checkpoint` ({} when unknown)."""
+    config = find_run_config(checkpoint)
+    if config is None:
+        return {}
+    data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+    return dict(data.get("init_args") or {})
+
+
+class ERNeRFAvatar(Avatar):
+    """ER-NeRF for one speaker.
+
+    Args (options of `load`): motion "auto" | "moda" | "training"; smooth: Gaussian σ in frames on the pose path;
+    chunk: rays per render chunk; size: output (H, W) (None: the speaker's); moda_stride, moda_context,
+    moda_lookahead: MODA's motion windows (talkzoo.avatars.moda_motion).
+    """
+
+    method = "ernerf"
+
+    def __init__(
+        self,
+        head: ERNeRFHead,
+        torso: ERNeRFTorso | None,
+        speaker: Path,
+        data: dict[str, Any],
+        poses: PoseSource,
+        device: torch.device,
+        size: tuple[int, int] | None = None,
+        chunk: int = 16384,
+    ) -> None:
+        spk = open_speaker(str(speaker))
+        meta = spk.meta
+        native = target_size(data.get("size"), meta.height, meta.width)
+        super().__init__(float(meta.fps), native, device, size if size is not None else (meta.height, meta.width))
+        self.head, self.torso, self.poses, self.chunk = head, torso, poses, int(chunk)
+        self.window, self.context = int(data.get("audio_window", 16)), int(data.get("audio_context", 8))
+        height, width = native
+        intrinsics = scale_intrinsics(meta.intrinsics, width / meta.width, height / meta.height)
+        self.intrinsics = torch.from_numpy(intrinsics)[None].to(device)
+        background = torch.from_numpy(resize_image(spk.background(), height, width)).float().div(255)
+        self.background = background.permute(2, 0, 1)[None].to(device)
+        self.background_rays = self.background[0].permute(1, 2, 0).reshape(-1, 3)
+        self.pixels = pixel_grid(height, width, device)
+        feature = str(data.get("feature", "mel"))
+        dim = int(head.field.audio_net.convs[0].in_channels)
+        self.audio = StreamAudio(feature, dim, self.fps)
+        if torso is not None:
+            torso.hparams.val_chunk = self.chunk
+        self.reset()
+
+    @classmethod
+    def load(cls, runs: Path, speaker: Path, device: str | torch.device = "cpu", **options: Any) -> ERNeRFAvatar:
+        device = torch.device(device)
+        runs = Path(runs)
+        motion = options.pop("motion", "auto")
+        smooth = float(options.pop("smooth", 2.0))
+        moda_windows = {k: options.pop(f"moda_{k}") for k in ("stride", "context", "lookahead") if f"moda_{k}" in
+                        options}  # fmt: skip
+        if motion not in MOTIONS:
+            raise UserError(f"motion {motion!r}: choose one of {', '.join(MOTIONS)}")
+        head_path = stage_checkpoint(runs, "ernerf_head")
+        if not head_path.is_file():
+            raise UserError(f"{head_path}: no ER-NeRF head run; train it: {HEAD_HINT} --trainer.default_root_dir "
+                            f"{runs / 'ernerf_head'}")  # fmt: skip
+        torso_path = stage_checkpoint(runs, "ernerf_torso")
+        torso = None
+        if torso_path.is_file():
+            torso = load_run_module(torso_path, ERNeRFTorso, {"head_checkpoint": str(head_path)},
+                                    missing_hint=f"train the torso: {TORSO_HINT}", map_location=device)  # fmt: skip
+            head = torso.head
+            torso = torso.to(device).eval()
+        else:
+            head = load_head(head_path)
+        head = head.to(device).eval()
+        spk = open_speaker(str(speaker))
+        train = spk.split_indices("train")
+        if motion == "auto":
+            motion = "moda" if stage_checkpoint(runs, "moda").is_file() else "training"
+        if motion == "moda":
+            moda = load_moda_stage(runs, "moda", MODA, device)
+            index = speaker_index([s.speaker for s in moda.speaker_stats], spk.name, "MODA")
+            fps = float(spk.meta.fps)
+            waveform = moda.input_kind == "waveform"
+            moda_audio = StreamAudio(None if waveform else str(moda.hparams.feature),
+                                     0 if waveform else int(moda.audio_encoder.in_dim), fps,
+                                     keep_samples=waveform)  # fmt: skip
+            stream = MotionStream(moda, index, moda_audio, **moda_windows)
+            poses: PoseSource = ModaMotion(stream, np.asarray(spk.canonical[train]), spk.blink[train], smooth)
+        else:
+            poses = TrainingReplay(spk.pose, spk.blink, train, smooth)
+        return cls(head, torso, Path(speaker), run_data_config(head_path), poses, device, **options)
+
+    @property
+    def lookahead_frames(self) -> int | None:
+        if not self.audio.streaming:
+            return None
+        ahead = self.context - 1 - self.context // 2  # context frames after t
+        steps = self.window - 1 - self.window // 2 + 0.5  # feature rows after the last frame's centre
+        audio = ahead + math.ceil((steps / self.audio.rate_hz + (self.audio.lookahead_seconds or 0)) * self.fps)
+        return max(audio, self.poses.lookahead_frames + 1)
+
+    # ---- the stream -----------------------------------------------------------------------------------------
+    def _reset_stream(self) -> None:
+        self.audio.reset()
+        self.poses.reset()
+
+    def _feed(self, samples: np.ndarray) -> None:
+        self.audio.feed(samples)
+        self.poses.feed(samples)
+
+    def _end(self) -> None:
+        self.audio.end()
+        self.poses.end()
+
+    def _ready_frames(self) -> int:
+        total = self._total
+        self.poses.advance(self.frames_known, total)
+        if total is not None:
+            return total if all(self.poses.ready(t, total) for t in range(self._next, total)) else self._next
+        t = self._next
+        ahead = self.context - 1 - self.context // 2
+        while (
+            t + ahead < self.frames_known
+            and self.audio.window_ready(t + ahead, self.window)
+            and self.poses.ready(t, total)
+        ):
+            t += 1
+        return t
+
+    def _render(self, t: int) -> np.ndarray:
+        pose, blink = self.poses.at(t, self._total)
+        frames = t + np.arange(self.context) - self.context // 2
+        windows = self.audio.frame_windows(frames, self.window, self.frames_known)
+        batch = {
+            "background": self.background,
+            "pose": torch.from_numpy(pose)[None].to(self.device),
+            "intrinsics": self.intrinsics,
+            "blink": torch.tensor([blink], device=self.device),
+            "audio": torch.from_numpy(windows)[None].to(self.device),
+            "index": torch.zeros(1, dtype=torch.long, device=self.device),
+        }
+        height, width = self.native
+        if self.torso is not None:
+            image = self.torso.render_frame(batch)["image"]
+        else:
+            color, opacity = render_head_layer(self.head, batch, self.pixels, self.chunk)
+            image = composite(color, opacity, self.background_rays).reshape(height, width, 3).permute(2, 0, 1)
+        return (image.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
