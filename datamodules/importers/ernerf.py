@@ -1,14 +1,18 @@
 """`talkzoo import-ernerf DIR OUT`: an ER-NeRF / RAD-NeRF processed folder -> a talkzoo speaker folder.
 
 What is taken over: frames (ori_imgs/{i}.jpg), parsing (colour map -> labels), torso layers (torso_imgs/{i}.png),
-background (bc.jpg), audio (aud.wav -> 16 kHz mono, trimmed/padded to the frames), poses (transforms_*.json,
-converted exactly as ER-NeRF's loader does with nerf_matrix_to_ngp(scale=4), then inverted: head -> camera in OpenCV
-axes, in ER-NeRF's NGP units), intrinsics (focal_len, cx, cy), the train/val split, blink (au.csv AU45 as ER-NeRF
-uses it: clip(AU45_r, 0, 2) / 2; from the eyelids when au.csv is absent) and audio features (aud_hu.npy -> hubert,
-aud_ds.npy / aud.npy -> deepspeech, aud_eo.npy -> esperanto, re-flattened to 50 Hz; mel is always computed).
+background (bc.jpg), audio (aud.wav -> 16 kHz mono, trimmed/padded to the frames), poses, intrinsics (focal_len,
+cx, cy), the train/val split, blink (au.csv AU45 as ER-NeRF uses it: clip(AU45_r, 0, 2) / 2; from the eyelids when
+au.csv is absent) and audio features (aud_hu.npy -> hubert, aud_ds.npy / aud.npy -> deepspeech, aud_eo.npy ->
+esperanto, re-flattened to 50 Hz; mel is always computed).
+Poses: transform_matrix M (process.py's camera-to-head matrix, OpenGL axes, metres) -> head → camera in OpenCV axes,
+pose = D M⁻¹ D with D = diag(1, -1, -1, 1) (ernerf_layout.ernerf_to_pose), so a frontal head has R = I. The head
+origin stays the tracker's (the 3DMM mean face's centroid); translations are rescaled from metres to the format's
+units, pixels at the focal distance, by putting the format's own origin (MODA's anchor pushed half a cheek span into
+the head, located from the landmarks) at the harmonic-mean depth `focal`, as preprocess does (head_frame.py).
 What is recomputed: the 478 MediaPipe landmarks (ER-NeRF keeps only 68 points), canonical landmarks (with the
-imported poses) and the shoulder billboard. Writing goes through SpeakerWriter with every step pending first, so
-a failed import never leaves a folder that validates.
+imported poses, each point at its depth relative to the anchor) and the shoulder billboard. Writing goes through
+SpeakerWriter with every step pending first, so a failed import never leaves a folder that validates.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import numpy as np
 from talkzoo.datamodules.importers.ernerf_layout import (
     FEATURE_FILES,
     FEATURE_RATE_HZ,
+    check_poses,
     ernerf_to_pose,
     flatten_windows,
     parsing_labels,
     read_au45,
     read_transforms,
 )
+from talkzoo.datamodules.importers.head_frame import Anchor, canonical_landmarks, locate_anchor, unit_scale
 from talkzoo.datamodules.media import MediaError, read_audio
 from talkzoo.datamodules.preprocess.blink import blink_signal
 from talkzoo.datamodules.preprocess.errors import PreprocessError
@@ -47,15 +53,6 @@ def _image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     if image is None:
         raise PreprocessError(f"{path}: missing or unreadable; the ER-NeRF folder is incomplete (re-run process.py)")
     return image
-
-
-def _canonical(lm: np.ndarray, pose: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
-    """[T, 478, 3] landmarks in the head frame: unprojected at depth t_z (+ relative z), then the pose inverted."""
-    depth = pose[:, 2, 3][:, None]
-    zeta = depth * (1.0 + (lm[..., 2] - lm[..., 2].mean(axis=1, keepdims=True)) / focal)
-    cam = np.stack([(lm[..., 0] - cx) * zeta / focal, (lm[..., 1] - cy) * zeta / focal, zeta], axis=-1)
-    rot, trans = pose[:, :3, :3], pose[:, :3, 3]
-    return np.einsum("tji,tkj->tki", rot, cam - trans[:, None, :]).astype(np.float32)
 
 
 def import_ernerf(
@@ -82,7 +79,8 @@ def import_ernerf(
         **{step: {"done": False, "params": {}, "versions": {}} for step in STEPS},
     }
     writer = SpeakerWriter(root, meta, exist_ok=False)
-    pose = ernerf_to_pose(tf.matrices)
+    pose = ernerf_to_pose(tf.matrices)  # OpenCV axes, metres
+    check_poses(pose, src)
 
     landmarks = np.full((t, NUM_LANDMARKS, 3), np.nan, np.float32)
     shoulders2d = np.full((t, NUM_SHOULDER_POINTS, 2), np.nan, np.float32)
@@ -117,7 +115,11 @@ def import_ernerf(
     writer.write_array("detected", detected)
     writer.mark_done("landmarks", {"detected_fraction": float(detected.mean())})
 
-    canonical = _canonical(landmarks.astype(np.float64), pose, tf.focal, tf.cx, tf.cy)
+    anchor = locate_anchor(pose, landmarks, tf.focal, tf.cx, tf.cy)
+    scale = unit_scale(pose, anchor, tf.focal)
+    pose[:, :3, 3] *= scale
+    anchor = Anchor(anchor.position * scale, anchor.half_cheek * scale, anchor.rms_px)
+    canonical = canonical_landmarks(landmarks, pose, anchor, tf.focal, tf.cx, tf.cy)
     writer.write_array("pose", pose)
     writer.write_array("canonical", canonical)
     au_path = src / "au.csv"
@@ -126,7 +128,14 @@ def import_ernerf(
     lifted = lift_shoulders(fill_shoulders(shoulders2d, width, 7), pose, tf.focal, tf.cx, tf.cy)
     writer.write_array("shoulders", lifted)
     blink_source = "au.csv" if au_path.is_file() else "eyelids"
-    writer.mark_done("arrays", {"pose_units": "ER-NeRF NGP (translation x4)", "blink": blink_source})
+    pose_info = {
+        "axes": "OpenCV, pose = D M^-1 D",
+        "origin": "tracker (3DMM mean-face centroid)",
+        "units_per_metre": round(scale, 4),
+        "anchor_in_head_frame": [round(float(v), 3) for v in anchor.position],
+        "anchor_rms_px": round(anchor.rms_px, 3),
+    }
+    writer.mark_done("arrays", {"pose": pose_info, "blink": blink_source})
 
     try:
         wave = read_audio(src / "aud.wav", meta.sample_rate)

@@ -1,5 +1,14 @@
-"""Readers of the ER-NeRF / RAD-NeRF processed layout (ernerf.md §6): transforms, poses, parsing colours,
-audio features and AU45. Pure functions, no writing."""
+"""Readers of the ER-NeRF / RAD-NeRF processed layout (docs/preprocessing.md, "ER-NeRF / RAD-NeRF importer"):
+transforms and their poses, parsing colours, audio features and AU45. Pure functions, no writing.
+
+Pose conventions (ER-NeRF's data_utils/process.py `save_transforms` and data_utils/face_tracking/geo_transform.py):
+the face tracker fits X_cam = R X_head + trans with R = euler2rot(euler) in OpenGL camera axes (x right, y up, camera
+looking along -z; projection u = -f X / Z + cx, v = f Y / Z + cy), the head in the 3DMM's model frame (facing +z, the
+camera, when R = I; its origin is the centroid of the mean face mesh, facemodel.py). The 3DMM is in decimetres
+(BFM micrometres / 1e5), and process.py writes transform_matrix = [[Rᵀ, -Rᵀ t], [0, 0, 0, 1]] with t = trans / 10:
+the camera-to-head matrix of a head fixed at the origin, in metres. `ernerf_to_pose` turns it into the speaker
+format's head → camera pose in OpenCV axes (still metres; ernerf.py converts the units).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ import numpy as np
 from talkzoo.datamodules.preprocess.errors import PreprocessError
 from talkzoo.datamodules.speaker import PARSING_LABELS
 
-NGP_SCALE = 4.0  # nerf_matrix_to_ngp(scale=4): the translation scale the ER-NeRF loader applies
+GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])  # flips y and z: OpenGL / 3DMM axes <-> OpenCV axes (an involution)
 # parsing/{i}.png colours as cv2 reads them (BGR): head blue, neck green, torso red, background white.
 PARSING_BGR = {"head": (255, 0, 0), "neck": (0, 255, 0), "torso": (0, 0, 255)}
 # aud_*.npy name -> (feature name, extractor, model id). Windows are re-flattened to the 50 Hz sequence.
@@ -41,35 +50,34 @@ class Transforms:
     height: int | None
 
 
-def nerf_matrix_to_ngp(matrix: np.ndarray, scale: float = NGP_SCALE) -> np.ndarray:
-    """ER-NeRF loader's conversion [..., 4, 4] -> camera-to-world with OpenCV camera axes (rows y, z, x)."""
-    m = np.asarray(matrix, np.float64)
-    out = np.zeros(m.shape)
-    out[..., 0, :] = np.stack([m[..., 1, 0], -m[..., 1, 1], -m[..., 1, 2], m[..., 1, 3] * scale], axis=-1)
-    out[..., 1, :] = np.stack([m[..., 2, 0], -m[..., 2, 1], -m[..., 2, 2], m[..., 2, 3] * scale], axis=-1)
-    out[..., 2, :] = np.stack([m[..., 0, 0], -m[..., 0, 1], -m[..., 0, 2], m[..., 0, 3] * scale], axis=-1)
-    out[..., 3, 3] = 1.0
-    return out
-
-
-def ngp_to_nerf_matrix(ngp: np.ndarray, scale: float = NGP_SCALE) -> np.ndarray:
-    """Inverse of nerf_matrix_to_ngp (used to write test folders and exports)."""
-    n = np.asarray(ngp, np.float64)
-    out = np.zeros(n.shape)
-    for dst, src in ((1, 0), (2, 1), (0, 2)):
-        out[..., dst, :] = np.stack([n[..., src, 0], -n[..., src, 1], -n[..., src, 2], n[..., src, 3] / scale], axis=-1)
-    out[..., 3, 3] = 1.0
-    return out
-
-
 def ernerf_to_pose(matrices: np.ndarray) -> np.ndarray:
-    """talkzoo pose (head -> camera, OpenCV axes) [T, 4, 4] = inverse of the NGP camera-to-world."""
-    return np.linalg.inv(nerf_matrix_to_ngp(matrices))
+    """head → camera [T, 4, 4] in OpenCV axes and the tracker's units, from transform_matrix [T, 4, 4].
+
+    process.py stores M = [[Rᵀ, −Rᵀ t], [0, 0, 0, 1]], the camera-to-head inverse of the face tracker's
+    X_cam = R X_head + t in OpenGL camera axes (x right, y up, z toward the viewer; the head's model frame has the
+    same axes when it faces the camera). Flipping y and z on both sides gives OpenCV axes for the camera and
+    (x right, y down, z into the face) for the head, so a frontal head gets R = I: pose = D M⁻¹ D.
+    ER-NeRF's loader (nerf_matrix_to_ngp) reorders M's rows and scales t for its NeRF box only; that is not used.
+    """
+    m = np.asarray(matrices, np.float64)
+    return GL_TO_CV @ np.linalg.inv(m) @ GL_TO_CV
 
 
-def pose_to_ernerf(pose: np.ndarray) -> np.ndarray:
-    """transform_matrix [T, 4, 4] (as ER-NeRF stores it) of talkzoo poses; inverse of ernerf_to_pose."""
-    return ngp_to_nerf_matrix(np.linalg.inv(np.asarray(pose, np.float64)))
+def check_poses(pose: np.ndarray, root: Path) -> None:
+    """Refuse transforms that are not process.py's rigid camera-to-head matrices of a head in front of the camera."""
+    rot = pose[:, :3, :3]
+    error = np.abs(rot @ rot.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
+    if (error > 1e-3).any() or (np.linalg.det(rot) < 0).any():
+        raise PreprocessError(
+            f"{root}: transform_matrix of frame {int(np.argmax(error))} is not a rigid transform; expected the "
+            "camera-to-world matrices process.py writes (not rescaled or converted by another tool)"
+        )
+    behind = np.flatnonzero(pose[:, 2, 3] <= 0)
+    if behind.size:
+        raise PreprocessError(
+            f"{root}: the head is behind the camera in frame {int(behind[0])}; expected process.py's OpenGL "
+            "camera-to-world transform_matrix (camera looking along -z at a head fixed at the origin)"
+        )
 
 
 def _load_json(path: Path) -> dict:
