@@ -1,10 +1,11 @@
-"""Coarse-to-fine switch of ER-NeRF (ernerf.md §7.1, §7.5): random-ray MSE until `switch_step`, then patch batches
-(lips rectangle and random 32×32 patches, alternating) with LPIPS weighted 0.01 / 0.1.
+"""Coarse-to-fine switch of ER-NeRF (docs/ernerf.md, "Training stages"): random-ray MSE until `switch_step`, then
+patch batches (lips rectangle and random 32×32 patches, alternating) with LPIPS weighted 0.01 / 0.1.
 
-The module must provide `enable_lpips(lpips_or_None)` and a boolean `fine_stage` buffer (persisted in the
-checkpoint). The switch is checked before every training batch, so a run resumed past the step switches at once.
-Without the AlexNet backbone weights (talkzoo.zoo.losses.lpips) the switch still happens, with patch MSE only, and a
-warning naming the missing file.
+The module must be a `talkzoo.lightning_modules.protocols.LPIPSStages`: `enable_lpips(lpips_or_None)`, a boolean
+`fine_stage` buffer (persisted in the checkpoint) and `lpips_ready` (configured in this process). The switch is
+checked before every training batch, so a run resumed past the step switches at once. Without the AlexNet backbone
+weights (talkzoo.zoo.losses.lpips) the switch still happens, with patch MSE only, and a warning naming the missing
+file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from talkzoo.lightning_modules.protocols import LPIPSStages
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 
 
 class CoarseToFineLPIPS(Callback):
@@ -32,11 +37,17 @@ class CoarseToFineLPIPS(Callback):
         self.require_weights = require_weights
         self.switched_at: int | None = None
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step < self.switch_step or getattr(pl_module, "lpips_ready", False):
-            return
-        from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if not isinstance(pl_module, LPIPSStages):
+            raise UserError(
+                f"CoarseToFineLPIPS switches a module with a coarse and a fine stage (LPIPSStages: enable_lpips, "
+                f"fine_stage, lpips_ready); {type(pl_module).__name__} has none: remove the callback from the config"
+            )
 
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        assert isinstance(pl_module, LPIPSStages)  # checked in setup
+        if trainer.global_step < self.switch_step or pl_module.lpips_ready:
+            return
         try:
             lpips = LPIPS(Path(self.backbone_weights) if self.backbone_weights else None).to(pl_module.device)
         except LPIPSWeightsUnavailable as error:
@@ -45,7 +56,6 @@ class CoarseToFineLPIPS(Callback):
             rank_zero_warn(f"CoarseToFineLPIPS: {error} — the fine stage continues with patch MSE only")
             lpips = None
         pl_module.enable_lpips(lpips)
-        pl_module.lpips_ready = True
         self.switched_at = trainer.global_step
         rank_zero_info(
             f"CoarseToFineLPIPS: switched to patch sampling with {'LPIPS' if lpips is not None else 'MSE only'}"

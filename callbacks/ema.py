@@ -1,4 +1,4 @@
-"""Exponential moving average of a module's parameters, swapped in for validation (ernerf.md §7.6).
+"""Exponential moving average of a module's parameters, swapped in for validation (docs/ernerf.md, "Training stages").
 
 Only parameters are averaged (buffers such as occupancy grids stay live). Like torch-ema's default, the decay
 ramps up: d = min(decay, (1 + n)/(10 + n)) for the n-th update. The shadow weights travel in the checkpoint.

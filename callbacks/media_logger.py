@@ -1,19 +1,20 @@
 """`ValidationMedia`: after validation, log what the module shows of its first val batch (rank 0 only).
 
-Protocol (every LightningModule may implement it): `validation_media(self) -> dict | None`, valid from the end of
-the validation loop until the next `on_validation_epoch_start`; numpy arrays on CPU, ≤ 16 frames / 250 steps.
+The module must be a `talkzoo.lightning_modules.media.ValidationMediaSource` (every talkzoo LightningModule is):
+`validation_media() -> MotionMedia | FramesMedia | None` (the shapes are documented there). A module without it is
+reported once and skipped.
 
-- "motion" (MODA): fps, lips_pred / lips_true float32 [T, 40, 2] pixels, mouth_pred / mouth_true [T],
-  optional head_pred / head_true [T, 7], eyes_pred / eyes_true [T].
-  → plots: mouth opening predicted vs true over time (+ eyes, head when present); lip landmark trajectories.
-- "frames" (ER-NeRF, PortraitRenderer): fps, render / target uint8 [N, H, W, 3], optional depth / opacity
-  float32 [N, H, W], condition uint8 [N, H, W, 3].
-  → a grid, one row per frame: target | render | depth | opacity (| condition); an mp4 of target | render.
+- "motion" (MODA, FaCo-Net) → plots: mouth opening predicted vs true over time (+ eyes, head when present); lip
+  landmark trajectories.
+- "frames" (ER-NeRF, PortraitRenderer) → a grid, one row per frame: target | render | depth | opacity (| condition);
+  an mp4 of target | render.
 
 Destinations: WandbLogger (images, video: works offline, no key needed), TensorBoardLogger (images, figures),
 and, with log_files, PNG / mp4 files under <log_dir>/media/ (W&B runs: <save_dir>/media/<run id>/).
-Add it to a recipe without replacing the recipe's callbacks:
-    talkzoo fit --config configs/moda.yaml --trainer.callbacks+=talkzoo.callbacks.media_logger.ValidationMedia
+Add it to a recipe without replacing the recipe's callbacks, on the command line or by name in a stacked config
+(docs/training.md, "Callbacks"):
+    talkzoo fit --config moda --trainer.callbacks+=talkzoo.callbacks.media_logger.ValidationMedia
+    callbacks: {media: {class_path: talkzoo.callbacks.media_logger.ValidationMedia}}
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import cv2
 import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_warn
 
+from talkzoo.datamodules.media import write_video
+from talkzoo.lightning_modules.media import FramesMedia, Media, MotionMedia, ValidationMediaSource
 from talkzoo.zoo.face_indices import LIP_INDICES, LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
 
 _UPPER, _LOWER = LIP_INDICES.index(UPPER_INNER_LIP_MID), LIP_INDICES.index(LOWER_INNER_LIP_MID)
@@ -54,6 +58,8 @@ class ValidationMedia(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # trainer.log_dir broadcasts under DDP: read it here, where every rank runs.
         self._log_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        if not isinstance(pl_module, ValidationMediaSource):
+            rank_zero_warn(f"ValidationMedia: {type(pl_module).__name__} has no validation_media(); nothing is logged")
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
@@ -61,8 +67,7 @@ class ValidationMedia(Callback):
         self._runs += 1
         if (self._runs - 1) % self.every_n_epochs or not trainer.is_global_zero:
             return
-        getter = getattr(pl_module, "validation_media", None)
-        media = getter() if callable(getter) else None
+        media: Media | None = pl_module.validation_media() if isinstance(pl_module, ValidationMediaSource) else None
         if not media:
             return
         kind = media.get("kind")
@@ -101,22 +106,20 @@ class ValidationMedia(Callback):
             for name, image in images.items():
                 cv2.imwrite(str(folder / f"{prefix}_{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
-    def _log_frames(self, trainer: Trainer, media: dict[str, Any]) -> None:
+    def _log_frames(self, trainer: Trainer, media: FramesMedia) -> None:
         grid = frame_grid(media, self.max_frames, self.tile_size)
         self._log_images(trainer, {"frames": grid})
         pairs = side_by_side(media, self.max_frames, self.tile_size)
         wandb = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         if not (self.log_files or wandb):
             return
-        from talkzoo.datamodules.media import write_video
-
         path = self.media_dir(trainer) / f"{self._prefix(trainer)}_target_render.mp4"
         write_video(path, pairs, float(media.get("fps", 25.0)))
         for logger in wandb:
             logger.log_video("val_media/video", [str(path)], step=trainer.global_step, format=["mp4"])
 
-    def _log_motion(self, trainer: Trainer, media: dict[str, Any]) -> None:
-        import matplotlib
+    def _log_motion(self, trainer: Trainer, media: MotionMedia) -> None:
+        import matplotlib  # lazy: only motion media draw plots, and importing pyplot costs about a second
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
@@ -179,9 +182,9 @@ def figure_to_array(fig: Any) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def mouth_figure(media: dict[str, Any]) -> Any:
+def mouth_figure(media: MotionMedia) -> Any:
     """Mouth opening predicted vs true over time (seconds), plus eye opening and head pose when present."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy, see _log_motion
 
     fps = float(media.get("fps", 25.0))
     panels = ["mouth"] + [k for k in ("eyes", "head") if media.get(f"{k}_pred") is not None]
@@ -203,10 +206,10 @@ def mouth_figure(media: dict[str, Any]) -> Any:
     return fig
 
 
-def lips_figure(media: dict[str, Any]) -> Any:
+def lips_figure(media: MotionMedia) -> Any:
     """Lip landmark trajectories: vertical position of the inner-lip middles over time, and the 40 lip points
     (pred vs true) at the frame of widest true opening."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy, see _log_motion
 
     fps = float(media.get("fps", 25.0))
     pred, true = np.asarray(media["lips_pred"]), np.asarray(media["lips_true"])

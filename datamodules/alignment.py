@@ -2,7 +2,8 @@
 
 Time convention (centred frames): video frame i is at i / fps seconds, feature step j at j / rate_hz seconds,
 audio sample n at n / sample_rate. Every position is computed from the absolute frame index, so nothing drifts
-(MODA sliced audio with a truncated samples-per-frame and drifted by 5.6 frames after 5 minutes, moda.md §2.8).
+(MODA sliced audio with a truncated samples-per-frame and drifted by 5.6 frames after 5 minutes: docs/moda.md,
+"Fixes" #11).
 """
 
 from __future__ import annotations

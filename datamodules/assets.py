@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
+from skimage import data
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SPEECH_PATH = ASSETS_DIR / "speech.ogg"
@@ -31,8 +33,6 @@ def load_speech(sample_rate: int = SPEECH_RATE) -> np.ndarray:
             blocks.append(block.mean(axis=1))
     wave = np.clip(np.concatenate(blocks), -1.0, 1.0).astype(np.float32)
     if sample_rate != rate:
-        from scipy.signal import resample_poly
-
         g = gcd(sample_rate, rate)
         wave = resample_poly(wave, sample_rate // g, rate // g).astype(np.float32)
     return wave
@@ -40,6 +40,4 @@ def load_speech(sample_rate: int = SPEECH_RATE) -> np.ndarray:
 
 def load_astronaut() -> np.ndarray:
     """The astronaut portrait from scikit-image: uint8 [512, 512, 3] RGB."""
-    from skimage import data
-
     return np.ascontiguousarray(data.astronaut())

@@ -26,6 +26,7 @@ from talkzoo.datamodules.boundary import check_feature, open_speaker
 from talkzoo.datamodules.lazy_speaker import LazySpeakerDataset
 from talkzoo.datamodules.resize import resize_image, resize_labels, scale_intrinsics, scale_landmarks, target_size
 from talkzoo.datamodules.sampling import SeededShuffleSampler
+from talkzoo.datamodules.speaker_info import describe_speaker
 from talkzoo.datamodules.split_module import SplitDataModule
 
 FRAME_KEYS = ("image", "parsing", "torso", "background", "pose", "intrinsics", "blink", "landmarks", "audio")
@@ -129,6 +130,9 @@ class FrameDataModule(SplitDataModule):
         shuffle: shuffle the train frames (seeded).
         val_limit: use only the first N val frames for validation (ER-NeRF validates on 100); None = all.
         seed: fixes the train order (epoch e draws from seed and e).
+
+    After `setup`: `audio_dim`, `image_size` (H, W) and `speaker_infos()` (camera, fps, mean canonical mesh, audio
+    feature: what ER-NeRF stores in its checkpoints). Batches: `talkzoo.datamodules.batches.FrameBatch`.
     """
 
     def __init__(
@@ -147,8 +151,9 @@ class FrameDataModule(SplitDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        speaker = str(speaker)  # a plain string in the saved hyper-parameters, never a Path object
         self.save_hyperparameters()
-        self.speaker = str(speaker)
+        self.speaker = speaker
         self.keys = tuple(keys) if keys is not None else FRAME_KEYS
         self.audio_dim: int | None = None
         self.image_size: tuple[int, int] | None = None
@@ -168,6 +173,16 @@ class FrameDataModule(SplitDataModule):
         self.train_set = FrameDataset(self.speaker, speaker.split_indices("train").tolist(), **common)
         self.val_set = FrameDataset(self.speaker, val, **common)
         self.image_size = self.train_set.output_size
+        audio = "audio" in self.keys
+        self.infos = [
+            describe_speaker(
+                speaker,
+                self.image_size,
+                feature=hp.feature if audio else None,
+                audio_dim=self.audio_dim,
+                audio_source="features" if audio else None,
+            )
+        ]
 
     def train_sampler(self, dataset: FrameDataset) -> Sampler:
         return SeededShuffleSampler(len(dataset), shuffle=self.hparams.shuffle, seed=self.hparams.seed)

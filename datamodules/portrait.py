@@ -1,4 +1,4 @@
-"""Per-frame items of MODA's portrait renderer (moda.md §2.7), drawn from the speaker format on the fly.
+"""Per-frame items of MODA's portrait renderer (docs/moda.md, "Renderer"), drawn from the speaker format on the fly.
 
 Item (H, W = the render size):
     condition  float32 [3, H, W]  condition image in [0, 1]: ground-truth canonical mesh + shoulders projected with
@@ -20,17 +20,11 @@ from talkzoo.datamodules.boundary import open_speaker
 from talkzoo.datamodules.lazy_speaker import LazySpeakerDataset
 from talkzoo.datamodules.resize import resize_image, target_size
 from talkzoo.datamodules.sampling import SeededShuffleSampler
-from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.speaker_info import describe_speaker, speaker_camera
 from talkzoo.datamodules.split_module import SplitDataModule
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.face_indices import LIP_INDICES
 from talkzoo.zoo.portrait.condition import Camera, condition_image, default_thickness, project
-
-
-def speaker_camera(speaker: Speaker) -> Camera:
-    """The speaker's pinhole camera at its own resolution."""
-    meta = speaker.meta
-    return Camera(float(meta.focal), float(meta.cx), float(meta.cy), int(meta.width), int(meta.height))
 
 
 def mouth_box(lips: np.ndarray, height: int, width: int, pad: float = 0.5) -> torch.Tensor:
@@ -107,7 +101,8 @@ class PortraitDataModule(SplitDataModule):
         val_limit: validate on the first N val frames only (None: all). seed: fixes the train order.
 
     After `setup`: `camera` (the speaker's, at its own size), `render_size` (H, W), `num_train` (train frames, the
-    TPE id range), `thickness` (resolved).
+    TPE id range), `thickness` (resolved) and `speaker_infos()` (those, fps and the reference image: what the renderer
+    stores in its checkpoint). Batches: `talkzoo.datamodules.batches.PortraitBatch`.
     """
 
     def __init__(
@@ -124,8 +119,9 @@ class PortraitDataModule(SplitDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        speaker = str(speaker)  # a plain string in the saved hyper-parameters, never a Path object
         self.save_hyperparameters()
-        self.speaker = str(speaker)
+        self.speaker = speaker
         self.camera: Camera | None = None
         self.render_size: tuple[int, int] | None = None
         self.num_train = 0
@@ -153,6 +149,8 @@ class PortraitDataModule(SplitDataModule):
         common = dict(height=height, width=width, reference_frame=hp.reference_frame, thickness=self.thickness)
         self.train_set = PortraitDataset(self.speaker, train, **common)
         self.val_set = PortraitDataset(self.speaker, val, **common)
+        reference = resize_image(speaker.frame(hp.reference_frame), height, width)  # as PortraitDataset.reference
+        self.infos = [describe_speaker(speaker, (height, width), reference=reference, thickness=self.thickness)]
 
     def train_sampler(self, dataset: PortraitDataset) -> Sampler:
         return SeededShuffleSampler(len(dataset), shuffle=self.hparams.shuffle, seed=self.hparams.seed)

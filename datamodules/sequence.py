@@ -27,6 +27,7 @@ from talkzoo.datamodules.alignment import interpolate_features, waveform_window
 from talkzoo.datamodules.boundary import FeatureInfo, check_compatible, check_feature, open_speaker
 from talkzoo.datamodules.sampling import JitteredWindowSampler
 from talkzoo.datamodules.speaker import Speaker
+from talkzoo.datamodules.speaker_info import describe_speaker
 from talkzoo.datamodules.split_module import SplitDataModule
 from talkzoo.datamodules.stats import SpeakerStats, compute_stats
 from talkzoo.datamodules.windows import Window, train_windows, val_windows
@@ -156,8 +157,9 @@ class MotionDataModule(SplitDataModule):
         batch_size, num_workers, pin_memory: DataLoader settings (persistent workers when num_workers > 0).
         seed: fixes the train order and jitter (epoch e draws from seed and e).
 
-    After `setup`: `stats` (one SpeakerStats per speaker, train frames only) and `audio_dim` (D of the features;
-    None for waveforms). `num_speakers` is known at once.
+    After `setup`: `stats` (one SpeakerStats per speaker, train frames only), `audio_dim` (D of the features;
+    None for waveforms) and `speaker_infos()` (camera, fps, stats, audio per speaker: what MODA and FaCo-Net store in
+    their checkpoints). `num_speakers` is known at once. Batches: `talkzoo.datamodules.batches.MotionBatch`.
     """
 
     def __init__(
@@ -178,8 +180,9 @@ class MotionDataModule(SplitDataModule):
         super().__init__()
         if not speakers:
             raise ValueError("MotionDataModule needs at least one speaker folder in `speakers`")
+        speakers = [str(s) for s in speakers]  # plain strings in the saved hyper-parameters, never Path objects
         self.save_hyperparameters()
-        self.speakers = [str(s) for s in speakers]
+        self.speakers = speakers
         self.keys = tuple(keys) if keys is not None else DEFAULT_MOTION_KEYS
         self.stats: list[SpeakerStats] = []
         self.audio_dim: int | None = None
@@ -199,6 +202,17 @@ class MotionDataModule(SplitDataModule):
             self.audio_dim = features[0].dim
         check_compatible(speakers, features)
         self.stats = [compute_stats(s) for s in speakers]
+        audio = "audio" in self.keys
+        self.infos = [
+            describe_speaker(
+                s,
+                feature=hp.feature if features is not None else None,
+                audio_dim=features[i].dim if features is not None else None,
+                audio_source=hp.audio_source if audio else None,
+                stats=self.stats[i],
+            )
+            for i, s in enumerate(speakers)
+        ]
         train, val = [], []
         for i, s in enumerate(speakers):
             split = s.meta.val_start

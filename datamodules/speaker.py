@@ -1,6 +1,6 @@
 """The speaker format: one folder per speaker, read and written only through this module.
 
-Layout (DESIGN.md §3), T = number of video frames:
+Layout (README.md, "The speaker format"), T = number of video frames:
 
     speaker.json                 format, version, fps, sample_rate, size, T, intrinsics, split, provenance
     audio.wav                    16 kHz mono PCM, round(T / fps * sample_rate) samples (±1 frame)
@@ -30,7 +30,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import soundfile as sf
 
 from talkzoo.zoo.errors import UserError
 
@@ -275,6 +274,8 @@ class Speaker:
         path = self.root / "audio.wav"
         if not path.is_file():
             raise SpeakerFormatError(f"{path}: missing; re-run the audio step of preprocessing")
+        import soundfile as sf  # imported on use: training from features never needs libsndfile
+
         wave, rate = sf.read(path, dtype="float32", always_2d=True)
         if rate != self.meta.sample_rate:
             raise SpeakerFormatError(
@@ -345,6 +346,8 @@ class SpeakerWriter:
 
     def write_audio(self, wave: np.ndarray) -> None:
         """wave: float32 [N] mono in [-1, 1] at meta.sample_rate, written as 16-bit PCM."""
+        import soundfile as sf  # imported on use: training from features never needs libsndfile
+
         tmp = _atomic_path(self.root / "audio.wav")
         sf.write(tmp, np.clip(wave, -1.0, 1.0), self.meta.sample_rate, subtype="PCM_16", format="WAV")
         os.replace(tmp, self.root / "audio.wav")

@@ -1,4 +1,5 @@
-"""The loader plumbing shared by the talkzoo DataModules: train / val datasets built in `setup`, seeded loaders."""
+"""The plumbing shared by the talkzoo DataModules: train / val datasets and the speakers' SpeakerInfo built in `setup`,
+seeded loaders."""
 
 from __future__ import annotations
 
@@ -6,19 +7,27 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from talkzoo.datamodules.sampling import make_loader
+from talkzoo.datamodules.speaker_info import SpeakerInfo
 
 
 class SplitDataModule(LightningDataModule):
-    """A DataModule whose `setup` fills `train_set` and `val_set`; test loaders are the val loaders.
+    """A DataModule whose `setup` fills `train_set`, `val_set` and `infos`; test loaders are the val loaders.
 
     Subclasses implement `setup` and `train_sampler`; their hyper-parameters must include batch_size, num_workers,
-    pin_memory and seed.
+    pin_memory and seed. It is a `talkzoo.datamodules.speaker_info.SpeakerInfoSource`.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+        self.infos: list[SpeakerInfo] | None = None
+
+    def speaker_infos(self) -> list[SpeakerInfo]:
+        """One SpeakerInfo per speaker (by speaker index), for the module's checkpoint; valid after `setup`."""
+        if self.infos is None:
+            raise RuntimeError(f"call setup() before asking {type(self).__name__} for its speakers")
+        return list(self.infos)
 
     def train_sampler(self, dataset: Dataset) -> Sampler:
         """The seeded sampler of the train loader."""

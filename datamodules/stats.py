@@ -10,7 +10,7 @@ of the mean mesh for mesh, lips and eyes, of the mean torso for torso; 1 rad for
 and scale), so a constant part maps to 0, never NaN.
 The subject code is the mean mesh without position and size: (S - subject_center) / subject_scale, where
 subject_center is S's centroid and subject_scale its RMS radius, so subject codes of different speakers are
-comparable shapes (MODA fed S raw, moda.md §2.8).
+comparable shapes (MODA fed S raw: its `datasets/audio2repr_dataset.py`).
 """
 
 from __future__ import annotations

@@ -1,28 +1,39 @@
-"""ER-NeRF head stage (ernerf.md §2, §4, §5, §7): one frame per step, rays through the head's NeRF box, the head
+"""ER-NeRF head stage (docs/ernerf.md): one frame per step, rays through the head's NeRF box, the head
 composited over the frame's ground-truth torso + background.
 
-Batches come from `talkzoo.datamodules.frames.FrameDataModule` (batch_size 1): image [1,3,H,W], torso [1,4,H,W],
-background [1,3,H,W], parsing [1,H,W], pose [1,4,4] head→camera, intrinsics [1,4], blink [1], landmarks [1,478,3],
-audio [1,8,K,D], index [1].
+Batches: `talkzoo.datamodules.batches.FrameBatch` (FrameDataModule, batch_size 1): image [1,3,H,W], torso
+[1,4,H,W], background [1,3,H,W], parsing [1,H,W], pose [1,4,4] head→camera, intrinsics [1,4], blink [1], landmarks
+[1,478,3], audio [1,8,K,D], index [1]. The head's box scale comes from the speaker's mean canonical mesh (SpeakerInfo,
+handed over in `setup`) and is a buffer of the checkpoint.
 
 Stages: coarse (random rays, MSE + uncertainty + ambient regularisers) and, once `CoarseToFineLPIPS` switches the
 module (`enable_lpips`), fine (alternating lips-rectangle and random-patch batches with LPIPS 0.01 / 0.1).
-Fixes of ernerf.md §10: truncated exp density, no ray dropping, no silent weight decay on the hash grids
-(`grid_weight_decay`, 0 by default), EMA weights for validation (talkzoo.callbacks.ema.EMA).
+Fixes of ER-NeRF's quirks (docs/ernerf.md, "Quirks" #5, #1, #3): truncated exp density, no ray dropping, no silent
+weight decay on the hash grids (`grid_weight_decay`, 0 by default). EMA weights for validation, as ER-NeRF
+(talkzoo.callbacks.ema.EMA).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
+from torchmetrics.functional.image import structural_similarity_index_measure
 
+from talkzoo.datamodules.batches import FrameBatch
+from talkzoo.datamodules.speaker_info import SpeakerInfo
+from talkzoo.lightning_modules.media import FramesMedia
+from talkzoo.lightning_modules.speaker_module import SpeakerModule
 from talkzoo.zoo.ernerf.head_field import HeadField
+from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
+from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics
 from talkzoo.zoo.rendering.rays import box_scale, camera_rays, pixel_grid
 from talkzoo.zoo.rendering.samplers import GridSampler, TorchGridSampler
 from talkzoo.zoo.rendering.volume import composite, over, render_rays
@@ -33,7 +44,7 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-class ERNeRFHead(LightningModule):
+class ERNeRFHead(SpeakerModule):
     """The ER-NeRF head LightningModule.
 
     Args:
@@ -44,7 +55,7 @@ class ERNeRFHead(LightningModule):
         patch_size: side of the random LPIPS patches in the fine stage (32).
         lr, lr_net, lr_att: learning rates of the hash grids, the networks, the audio attention (1e-2, 1e-3, 5e-3).
         betas, eps: AdamW (ER-NeRF: (0, 0.99), 1e-8). grid_weight_decay: 0 (ER-NeRF silently used 0.01).
-        lr_decay: factor reached at `max_steps` (0.5**(step/iters), ernerf.md §7.3).
+        lr_decay: factor reached at `max_steps` (0.5**(step/iters), as ER-NeRF's `main.py`).
         uncertainty: use the uncertainty re-weighting / NLL terms in the coarse stage.
         entropy_weight, amb_weight: 1e-4 each. lips_lpips_weight, patch_lpips_weight: 0.01 and 0.1.
         box_margin: head box = margin × the canonical mesh's radius (see talkzoo.zoo.rendering.rays.box_scale).
@@ -95,22 +106,30 @@ class ERNeRFHead(LightningModule):
         self.register_buffer("box_scale", torch.zeros(()))  # set from the speaker's canonical mesh in setup
         self.register_buffer("fine_stage", torch.zeros((), dtype=torch.bool))  # persisted LPIPS stage flag
         self.lpips: torch.nn.Module | None = None
-        self.lpips_ready = False  # set by CoarseToFineLPIPS once the fine stage is configured in this process
+        self.lpips_ready = False  # the fine stage is configured in this process (protocols.LPIPSStages)
         self._val_lpips: list[torch.nn.Module | None] = []  # lazily built metric (a list: not a submodule)
         self._mouth: Any = None
         self._media: dict[str, list[Any]] = {}
 
     # ----------------------------------------------------------------------------------------------- setup
     def setup(self, stage: str) -> None:
-        if float(self.box_scale) > 0 or self.trainer is None:
-            return
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None or not hasattr(datamodule, "speaker"):
-            raise ValueError("ERNeRFHead needs a FrameDataModule (for the speaker's canonical head mesh)")
-        from talkzoo.datamodules.speaker import Speaker
+        super().setup(stage)
+        if self._trainer is not None and float(self.box_scale) <= 0:
+            raise UserError(
+                "ERNeRFHead needs the speaker's canonical head mesh for its NeRF box: train it on a FrameDataModule"
+            )
 
-        speaker = Speaker(datamodule.speaker)
-        self.box_scale.fill_(box_scale(speaker.canonical.mean(axis=0), self.hparams.box_margin))
+    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
+        """The one speaker of this NeRF; the box scale comes from its mean canonical mesh, once (a trained head keeps
+        the box it was trained in)."""
+        if len(speakers) > 1:
+            raise UserError(f"ERNeRFHead models one speaker; the data gives {len(speakers)}")
+        for info in speakers:
+            if info.mean_canonical is None:
+                raise UserError(f"speaker {info.name} has no canonical.npy; re-run `talkzoo preprocess`")
+            if float(self.box_scale) <= 0:
+                self.set_box_scale(info.mean_canonical)
+        super().set_speakers(speakers)
 
     def set_box_scale(self, canonical: Any) -> None:
         """Set the box scale from a canonical mesh [..., P, 3] (for use outside a Trainer)."""
@@ -120,6 +139,7 @@ class ERNeRFHead(LightningModule):
         """Switch to the fine stage: patch / lips batches; LPIPS terms when `lpips` is given (else MSE only)."""
         self.fine_stage.fill_(True)
         self.lpips = lpips
+        self.lpips_ready = True
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         state = super().state_dict(*args, **kwargs)
@@ -131,7 +151,7 @@ class ERNeRFHead(LightningModule):
         return super().load_state_dict(state, strict=False if self.lpips is not None else strict, assign=assign)
 
     # ------------------------------------------------------------------------------------------- rendering
-    def _conditioning(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _conditioning(self, batch: FrameBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Audio code [1, A], eye [1, 1], individual code [1, C] of the batch's (single) frame."""
         audio = self.field.encode_audio(batch["audio"])
         eye = batch["blink"].reshape(1, 1).float()
@@ -140,7 +160,7 @@ class ERNeRFHead(LightningModule):
 
     def render(
         self,
-        batch: dict[str, torch.Tensor],
+        batch: FrameBatch,
         pixels: torch.Tensor,
         conditioning: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
@@ -161,7 +181,7 @@ class ERNeRFHead(LightningModule):
         return render_rays(samples, rays_o, rays_d, field_fn)
 
     @torch.no_grad()
-    def render_frame(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def render_frame(self, batch: FrameBatch) -> dict[str, torch.Tensor]:
         """Full-frame render of the batch's first frame in chunks → image [3, H, W] (head over GT torso + bg),
         opacity [H, W], depth [H, W]."""
         height, width = batch["image"].shape[-2:]
@@ -182,7 +202,7 @@ class ERNeRFHead(LightningModule):
         }
 
     @staticmethod
-    def _backdrop(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _backdrop(batch: FrameBatch) -> torch.Tensor:
         """GT torso over the background: [B, 3, H, W] (what the head is composited over)."""
         return over(batch["torso"].movedim(1, -1), batch["background"].movedim(1, -1)).movedim(-1, 1)
 
@@ -202,7 +222,7 @@ class ERNeRFHead(LightningModule):
         side_i = int(round(side))
         return row0, min(row0 + side_i, height), col0, min(col0 + side_i, width)
 
-    def _pixels(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[int, int] | None]:
+    def _pixels(self, batch: FrameBatch) -> tuple[torch.Tensor, tuple[int, int] | None]:
         """Pixels [N, 2] (u, v) for this step and, for patch batches, the patch shape (rows, cols) of N."""
         height, width = batch["image"].shape[-2:]
         n = self._rays_per_step()
@@ -233,7 +253,7 @@ class ERNeRFHead(LightningModule):
         v, u = (r0 + dv).reshape(-1), (c0 + du).reshape(-1)
         return torch.stack((u, v), dim=-1).float(), (count * p, p)
 
-    def _update_grid(self, batch: dict[str, torch.Tensor]) -> None:
+    def _update_grid(self, batch: FrameBatch) -> None:
         """Occupancy upkeep before the step (every `update_every` steps), σ conditioned on this frame's audio/eye."""
         if self.global_step % self.sampler.update_every != 0:
             return
@@ -251,7 +271,7 @@ class ERNeRFHead(LightningModule):
             else:
                 self.sampler.update_subset(density, limit)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: FrameBatch, batch_idx: int) -> torch.Tensor:
         hp = self.hparams
         self._update_grid(batch)
         pixels, patch = self._pixels(batch)
@@ -298,7 +318,7 @@ class ERNeRFHead(LightningModule):
         self.log_dict(logs, prog_bar=False, batch_size=1)
         return loss
 
-    def _face_mask(self, batch: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _face_mask(self, batch: FrameBatch, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Rays inside the landmark bounding box (ER-NeRF's face_rect) → bool [N]."""
         lm = batch["landmarks"][0, :, :2]
         (c0, r0), (c1, r1) = lm.min(dim=0).values, lm.max(dim=0).values
@@ -316,10 +336,6 @@ class ERNeRFHead(LightningModule):
         if not self.hparams.val_lpips:
             return None
         if not self._val_lpips:
-            from lightning.pytorch.utilities import rank_zero_warn
-
-            from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
-
             try:
                 self._val_lpips.append(LPIPS().to(self.device).eval())
             except LPIPSWeightsUnavailable as error:
@@ -328,19 +344,15 @@ class ERNeRFHead(LightningModule):
         return self._val_lpips[0]
 
     def on_validation_epoch_start(self) -> None:
-        from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics
-
         self._mouth = ImageMouthMetrics() if self.hparams.val_mouth_metrics else None
         self._media = {"render": [], "target": [], "depth": [], "opacity": []}
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: FrameBatch, batch_idx: int) -> None:
         out = self.render_frame(batch)
         image, target = out["image"], batch["image"][0]
         head = batch["parsing"][0] == 1 if "parsing" in batch else torch.ones_like(image[0], dtype=torch.bool)
         mse = ((image - target) ** 2).mean()
         mse_head = ((image - target) ** 2).mean(dim=0)[head].mean() if head.any() else mse
-        from torchmetrics.functional.image import structural_similarity_index_measure
-
         ssim = structural_similarity_index_measure(image[None], target[None], data_range=1.0)
         metrics = {
             "val/psnr": -10 * torch.log10(mse.clamp_min(1e-10)),
@@ -363,8 +375,6 @@ class ERNeRFHead(LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self._mouth is None:
             return
-        from talkzoo.zoo.metrics.image_mouth import ImageMouthMetrics
-
         sums = self.trainer.strategy.reduce(self._mouth.sums().to(self.device), reduce_op="sum")
         self._mouth.close()
         self._mouth = None
@@ -372,17 +382,12 @@ class ERNeRFHead(LightningModule):
             values = ImageMouthMetrics.compute(sums.cpu())
             self.log_dict({f"val/{k}": v for k, v in values.items()}, batch_size=1)
 
-    def validation_media(self) -> dict[str, Any] | None:
+    def validation_media(self) -> FramesMedia | None:
         """The first val frames (talkzoo.callbacks.media_logger protocol, kind "frames"): render / target uint8
         [N, H, W, 3], depth / opacity float32 [N, H, W]."""
         if not self._media.get("render"):
             return None
-        fps = 25.0
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "speaker"):
-            from talkzoo.datamodules.speaker import Speaker
-
-            fps = float(Speaker(datamodule.speaker).meta.fps)
+        fps = float(self.speakers[0].fps) if self.speakers else 25.0
         media: dict[str, Any] = {k: np.stack(v) for k, v in self._media.items()}
         return {"kind": "frames", "fps": fps, **media}
 

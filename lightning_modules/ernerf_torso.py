@@ -1,4 +1,4 @@
-"""ER-NeRF torso stage (ernerf.md §3, §4, §7): a 2-D deformable field trained with the head frozen, and the full
+"""ER-NeRF torso stage (docs/ernerf.md, "Torso"): a 2-D deformable field trained with the head frozen, and the full
 portrait composited background → torso → head.
 
 The head is loaded by path (`head_checkpoint`, a `talkzoo fit` run of configs/ernerf_head.yaml), frozen, kept in eval
@@ -12,22 +12,28 @@ head is neither rendered nor updated. Validation renders the full portrait in ch
   neck/torso (labels 2, 3), r = max(1, round(neck_band · H)) (the head–torso junction where seams show);
 - the same metrics of the head-only model over the static background (`val/head_only_*`) as the baseline.
 
-Batches: `talkzoo.datamodules.frames.FrameDataModule` (batch_size 1) with image, parsing, torso, background, pose,
-intrinsics, blink, landmarks, audio, index (see talkzoo.lightning_modules.ernerf_head).
+Batches: `talkzoo.datamodules.batches.FrameBatch` (FrameDataModule, batch_size 1) with image, parsing, torso,
+background, pose, intrinsics, blink, landmarks, audio, index (see talkzoo.lightning_modules.ernerf_head).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import LightningModule
+from torchmetrics.functional.image import structural_similarity_index_measure
 
+from talkzoo.datamodules.batches import FrameBatch
+from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
+from talkzoo.lightning_modules.media import FramesMedia
+from talkzoo.lightning_modules.run_loading import load_run_module
+from talkzoo.lightning_modules.speaker_module import SpeakerModule
 from talkzoo.zoo.ernerf.pose_encoding import normalised_pixels
 from talkzoo.zoo.ernerf.torso_field import TorsoField
 from talkzoo.zoo.errors import UserError
@@ -39,8 +45,6 @@ HEAD_COMMAND = "talkzoo fit --config configs/ernerf_head.yaml [--config configs/
 
 def load_head(path: str | Path) -> ERNeRFHead:
     """The frozen head (eval mode, no gradients) of a `talkzoo fit` run; UserError naming the command if missing."""
-    from talkzoo.lightning_modules.run_loading import load_run_module
-
     path = Path(path)
     if not path.is_file():
         raise UserError(
@@ -65,7 +69,7 @@ def neck_band(parsing: torch.Tensor, radius: int) -> torch.Tensor:
 
 @torch.no_grad()
 def render_head_layer(
-    head: ERNeRFHead, batch: dict[str, torch.Tensor], pixels: torch.Tensor, chunk: int
+    head: ERNeRFHead, batch: FrameBatch, pixels: torch.Tensor, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The head's premultiplied colour [N, 3] and opacity [N] at pixels [N, 2] (u, v), in chunks of `chunk` rays."""
     colors, opacities = [], []
@@ -76,7 +80,7 @@ def render_head_layer(
     return torch.cat(colors), torch.cat(opacities)
 
 
-class ERNeRFTorso(LightningModule):
+class ERNeRFTorso(SpeakerModule):
     """The ER-NeRF torso LightningModule.
 
     Args:
@@ -84,9 +88,10 @@ class ERNeRFTorso(LightningModule):
         head_checkpoint: the trained head (`talkzoo fit --config configs/ernerf_head.yaml` →
             <run>/checkpoints/last.ckpt).
         pixels_per_step: random pixels per training step on CUDA (ER-NeRF: 65,536); cpu_pixels_per_step on CPU.
-        lr, lr_net: learning rates of the hash grid and of the MLPs / key points / codes (1e-2, 1e-3, ernerf.md §7.2).
-        betas, eps: AdamW ((0, 0.99), 1e-8). grid_weight_decay: 0 (ER-NeRF silently used 0.01, quirk 3).
-        lr_decay: factor reached at `max_steps` (0.5**(step/iters), §7.3).
+        lr, lr_net: learning rates of the hash grid and of the MLPs / key points / codes (1e-2, 1e-3, as ER-NeRF).
+        betas, eps: AdamW ((0, 0.99), 1e-8). grid_weight_decay: 0 (ER-NeRF silently used 0.01: docs/ernerf.md,
+            "Quirks" #3).
+        lr_decay: factor reached at `max_steps` (0.5**(step/iters), as ER-NeRF's `main.py`).
         anchor_weight: weight of mean((1 − w)²) over the key points (1, as ER-NeRF).
         val_chunk: pixels / rays per chunk of full-frame renders.
         neck_band: radius of the neck band as a fraction of the image height (0.04: 4 px at 96²).
@@ -114,7 +119,7 @@ class ERNeRFTorso(LightningModule):
         self.save_hyperparameters(ignore=["field", "head"])
         self.field = field
         self.head = load_head(head_checkpoint) if head is None else head.eval().requires_grad_(False)
-        self._media: dict[str, Any] | None = None
+        self._media: FramesMedia | None = None
 
     # ------------------------------------------------------------------------------------ frozen head plumbing
     def train(self, mode: bool = True) -> ERNeRFTorso:
@@ -135,18 +140,19 @@ class ERNeRFTorso(LightningModule):
             raise RuntimeError(f"torso checkpoint mismatch: missing {missing}, unexpected {result.unexpected_keys}")
         return result
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        audio_dim = getattr(datamodule, "audio_dim", None)
+    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
+        """The head's speaker, as the data gives it: its audio feature must be the one the head was trained on."""
         head_in = self.head.field.audio_net.convs[0].in_channels
-        if audio_dim is not None and audio_dim != head_in:
-            raise UserError(
-                f"the data's audio feature has {audio_dim} channels but the head was trained on {head_in}; "
-                "set data.feature to the head's feature"
-            )
+        for info in speakers:
+            if info.audio_dim is not None and info.audio_dim != head_in:
+                raise UserError(
+                    f"the data's audio feature has {info.audio_dim} channels but the head was trained on {head_in}; "
+                    "set data.feature to the head's feature"
+                )
+        super().set_speakers(speakers)
 
     # -------------------------------------------------------------------------------------------- rendering
-    def condition(self, batch: dict[str, torch.Tensor], training: bool | None = None) -> torch.Tensor:
+    def condition(self, batch: FrameBatch, training: bool | None = None) -> torch.Tensor:
         """Per-frame conditioning of the torso field [1, C]: key points from the batch's pose, the frame's code in
         training (code 0 otherwise)."""
         height, width = batch["image"].shape[-2:] if "image" in batch else batch["background"].shape[-2:]
@@ -156,7 +162,7 @@ class ERNeRFTorso(LightningModule):
         return self.field.condition(batch["pose"][0], batch["intrinsics"][0], scale, height, width, index)
 
     def render_torso(
-        self, batch: dict[str, torch.Tensor], pixels: torch.Tensor, condition: torch.Tensor | None = None
+        self, batch: FrameBatch, pixels: torch.Tensor, condition: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         """Torso field at pixels [N, 2] (u, v) of the batch's frame → alpha [N], rgb [N, 3], deform [N, 2]."""
         height, width = batch["background"].shape[-2:]
@@ -164,7 +170,7 @@ class ERNeRFTorso(LightningModule):
         return self.field(normalised_pixels(pixels.float(), height, width), condition)
 
     @torch.no_grad()
-    def render_frame(self, batch: dict[str, torch.Tensor], torso: bool = True) -> dict[str, torch.Tensor]:
+    def render_frame(self, batch: FrameBatch, torso: bool = True) -> dict[str, torch.Tensor]:
         """Full portrait of the batch's first frame, chunked → image [3, H, W] (bg → torso → head), head_only
         [3, H, W] (head over the static background), head_opacity [H, W], torso_alpha [H, W]."""
         height, width = batch["background"].shape[-2:]
@@ -195,7 +201,7 @@ class ERNeRFTorso(LightningModule):
     def _pixels_per_step(self) -> int:
         return self.hparams.pixels_per_step if self.device.type == "cuda" else self.hparams.cpu_pixels_per_step
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: FrameBatch, batch_idx: int) -> torch.Tensor:
         height, width = batch["background"].shape[-2:]
         n = self._pixels_per_step()
         u = torch.randint(0, width, (n,), device=self.device)
@@ -219,10 +225,8 @@ class ERNeRFTorso(LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._media = None
 
-    def frame_metrics(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def frame_metrics(self, batch: FrameBatch, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Full-frame PSNR / SSIM, torso-region PSNR and neck-band error of the portrait and the head-only baseline."""
-        from torchmetrics.functional.image import structural_similarity_index_measure
-
         target = batch["image"][0]
         parsing = batch["parsing"][0]
         radius = max(1, round(self.hparams.neck_band * target.shape[-2]))
@@ -242,7 +246,7 @@ class ERNeRFTorso(LightningModule):
                     metrics[f"val/{name}neck_mae"] = (image - target).abs().mean(dim=0)[mask].mean()
         return metrics
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: FrameBatch, batch_idx: int) -> None:
         out = self.render_frame(batch)
         self.log_dict(self.frame_metrics(batch, out), batch_size=1, prog_bar=False)
         if self._media is None:
@@ -253,14 +257,14 @@ class ERNeRFTorso(LightningModule):
 
             self._media = {
                 "kind": "frames",
-                "fps": 25.0,
+                "fps": float(self.speakers[0].fps) if self.speakers else 25.0,
                 "render": u8(out["image"]),
                 "target": u8(batch["image"][0]),
                 "opacity": coverage.float().cpu().numpy()[None],
                 "condition": u8(out["head_only"]),
             }
 
-    def validation_media(self) -> dict[str, Any] | None:
+    def validation_media(self) -> FramesMedia | None:
         """The first val frame (media protocol, kind "frames"): render = full portrait, target = the frame,
         opacity = head + torso coverage α_h + (1 − α_h)·α_t, condition = the head-only render over the background."""
         return self._media

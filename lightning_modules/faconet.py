@@ -1,29 +1,36 @@
-"""FaCo-Net (moda.md §4): ground-truth lip and eye offsets (+ the subject mesh) → the dense 478×3 mesh offsets,
-trained per frame with L1 + LSGAN against a point discriminator (manual optimisation: D step, then G step, so
-`trainer.global_step` counts 2 optimizer steps per batch).
+"""FaCo-Net (docs/moda.md, "FaCo-Net"): ground-truth lip and eye offsets (+ the subject mesh) → the dense 478×3 mesh
+offsets, trained per frame with L1 + LSGAN against a point discriminator (manual optimisation: D step, then G step,
+so `trainer.global_step` counts 2 optimizer steps per batch).
 
-Batch (talkzoo.datamodules.sequence.MotionDataModule with keys [lips, eyes, mesh, subject, head]): `lips` [B, T, 40, 3],
-`eyes` [B, T, 60, 3], `mesh` [B, T, 478, 3] (all z-scored per speaker, so lips and eyes are slices of mesh),
-`subject` [B, 478, 3], `head` [B, T, 7] (normalised; for the pixel metric), `speaker_index` [B], `mask` [B, T].
+Batch: `talkzoo.datamodules.batches.MotionBatch` (MotionDataModule with keys [lips, eyes, mesh, subject, head]):
+`lips`, `eyes`, `mesh` (all z-scored per speaker, so lips and eyes are slices of mesh), `subject`, `head`
+(normalised; for the pixel metric), `speaker_index`, `mask`.
 
-Fix of moda.md §8 #14: the LSGAN terms average over every valid frame of the batch (the public code used only the
-last sample). Validation metrics, over the 478 points in the speaker's canonical units and in pixels (projected
+Fix of docs/moda.md, "Fixes" #14: the LSGAN terms average over every valid frame of the batch (the public code used
+only the last sample). Validation metrics, over the 478 points in the speaker's canonical units and in pixels (projected
 with the ground-truth pose): `val/l1`, `val/l1_mean_baseline` (the train-mean mesh), `val/lmd`,
-`val/lmd_mean_baseline`. Speaker statistics and cameras are stored in the checkpoint (`faconet_speakers`).
+`val/lmd_mean_baseline`. The speakers' SpeakerInfo (statistics, camera) is stored in the checkpoint
+(talkzoo.lightning_modules.speaker_module).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from torch import nn
 
+from talkzoo.datamodules.batches import MotionBatch
+from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.datamodules.stats import SpeakerStats
+from talkzoo.lightning_modules.ddp import allow_two_backward_passes
+from talkzoo.lightning_modules.media import MotionMedia
+from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 from talkzoo.zoo.head_motion import head_motion_to_pose
 from talkzoo.zoo.metrics import landmark_distance, mouth_opening, project_points
 from talkzoo.zoo.moda import smooth_time
@@ -36,7 +43,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class FaCoNet(LightningModule):
+class FaCoNet(SpeakerModule):
     """MODA's facial composer with an injected generator and (optional) discriminator.
 
     Args:
@@ -60,42 +67,37 @@ class FaCoNet(LightningModule):
         nonsemantic_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-            self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["generator", "discriminator"])  # rebuilt from the run's config.yaml
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
-        self.speaker_stats: list[SpeakerStats] = []
-        self.speaker_cameras: list[dict[str, float]] = []
         self._sums: dict[str, float] = {}
-        self._media: dict[str, Any] | None = None
+        self._media: MotionMedia | None = None
 
-    # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
+    # ---- data-dependent state (SpeakerModule: stored in the checkpoint) --------------------------------------
     def setup(self, stage: str) -> None:
         if self._trainer is not None and self.discriminator is not None:
-            from talkzoo.lightning_modules.portrait_renderer import allow_two_backward_passes
-
             allow_two_backward_passes(self.trainer)
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if datamodule is None or not getattr(datamodule, "stats", None):
-            return
-        from talkzoo.lightning_modules.moda import _camera
+        super().setup(stage)
 
-        self.set_speakers(datamodule.stats, [_camera(root) for root in datamodule.speakers])
+    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
+        """The speakers by index; each needs its motion statistics (the mesh normalisation)."""
+        for info in speakers:
+            if info.stats is None:
+                raise UserError(
+                    f"speaker {info.name}: FaCo-Net needs its motion statistics; train on a MotionDataModule"
+                )
+        super().set_speakers(speakers)
 
-    def set_speakers(self, stats: list[SpeakerStats], cameras: list[dict[str, float]]) -> None:
-        """Per-speaker statistics and cameras ({focal, cx, cy, width, height, fps}), by speaker index."""
-        self.speaker_stats, self.speaker_cameras = list(stats), [dict(c) for c in cameras]
+    @property
+    def speaker_stats(self) -> list[SpeakerStats]:
+        """Per-speaker motion statistics, by speaker index."""
+        return [info.stats for info in self.speakers if info.stats is not None]
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["faconet_speakers"] = [
-            {"stats": s.to_dict(), "camera": c} for s, c in zip(self.speaker_stats, self.speaker_cameras, strict=True)
-        ]
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        speakers = checkpoint.get("faconet_speakers", [])
-        self.set_speakers([SpeakerStats.from_dict(s["stats"]) for s in speakers], [s["camera"] for s in speakers])
+    @property
+    def speaker_cameras(self) -> list[dict[str, float]]:
+        """Per-speaker {focal, cx, cy, width, height, fps} (pixels at the speaker's own size), by speaker index."""
+        return [info.camera_dict() for info in self.speakers]
 
     # ---- model ------------------------------------------------------------------------------------------------
     def forward(self, lips: torch.Tensor, eyes: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
@@ -106,10 +108,8 @@ class FaCoNet(LightningModule):
     def compose(self, lips: torch.Tensor, eyes: torch.Tensor, speaker: int = 0, chunk: int = 4096) -> torch.Tensor:
         """Inference: lips [T, 40, 3], eyes [T, 60, 3] in the speaker's canonical units → the dense canonical mesh
         [T, 478, 3] (CPU float32), in chunks of `chunk` frames; non-semantic points smoothed when configured."""
-        if not self.speaker_stats:
+        if not self.speakers:
             raise RuntimeError("FaCoNet has no speaker statistics: train it or load a checkpoint saved by training")
-        from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
-
         stats = self.speaker_stats[speaker]
         subject = torch.from_numpy(stats.subject_code()).to(self.device)[None]
         lips_n = torch.as_tensor(stats.normalise("lips", np.asarray(lips, dtype=np.float32)))
@@ -134,7 +134,7 @@ class FaCoNet(LightningModule):
         return torch.as_tensor(stats.denormalise("mesh", mesh))
 
     # ---- training ---------------------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: MotionBatch, batch_idx: int) -> torch.Tensor:
         hp = self.hparams
         optimizers = self.optimizers()
         opt_g, opt_d = (optimizers, None) if self.discriminator is None else optimizers
@@ -175,7 +175,7 @@ class FaCoNet(LightningModule):
         self._sums = dict.fromkeys(_SUMS, 0.0)
         self._media = None
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: MotionBatch, batch_idx: int) -> None:
         mask = batch["mask"].float()
         pred = self(batch["lips"], batch["eyes"], batch["subject"])
         l1 = _masked_mean((pred - batch["mesh"]).abs().flatten(2).mean(-1), mask)
@@ -183,14 +183,14 @@ class FaCoNet(LightningModule):
         if self.speaker_stats:
             self._accumulate(pred, batch)
 
-    def _accumulate(self, pred: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+    def _accumulate(self, pred: torch.Tensor, batch: MotionBatch) -> None:
         sums = self._sums
         for b in range(pred.shape[0]):
             valid = batch["mask"][b]
             if not bool(valid.any()):
                 continue
             speaker = int(batch["speaker_index"][b])
-            stats, camera = self.speaker_stats[speaker], self.speaker_cameras[speaker]
+            stats, camera, fps = self.speaker_stats[speaker], self.speakers[speaker].camera, self.speakers[speaker].fps
             fake = stats.denormalise("mesh", pred[b][valid].float())
             true = stats.denormalise("mesh", batch["mesh"][b][valid].float())
             base = stats.denormalise("mesh", torch.zeros_like(true))
@@ -198,18 +198,16 @@ class FaCoNet(LightningModule):
             sums["l1_base"] += float((base - true).abs().mean(dim=(1, 2)).sum())
             head = stats.denormalise("head", batch["head"][b][valid].float().cpu().numpy())
             pose = torch.from_numpy(head_motion_to_pose(head)).to(fake.device)
-            f, cx, cy = camera["focal"], camera["cx"], camera["cy"]
+            f, cx, cy = camera.focal, camera.cx, camera.cy
             true_px = project_points(true, pose, f, cx, cy)
             sums["lmd"] += float(landmark_distance(project_points(fake, pose, f, cx, cy), true_px).sum())
             sums["lmd_base"] += float(landmark_distance(project_points(base, pose, f, cx, cy), true_px).sum())
             sums["frames"] += float(true.shape[0])
             if self._media is None:
-                self._keep_media(project_points(fake, pose, f, cx, cy), true_px, float(camera.get("fps", 25.0)))
+                self._keep_media(project_points(fake, pose, f, cx, cy), true_px, float(fps))
 
     def _keep_media(self, pred_px: torch.Tensor, true_px: torch.Tensor, fps: float) -> None:
         """The first val clip's lips (≤ 250 frames) from the composed dense mesh, for `validation_media`."""
-        from talkzoo.zoo.face_indices import LIP_INDICES
-
         lips = list(LIP_INDICES)
         pred, true = pred_px[:250, lips].float(), true_px[:250, lips].float()
         self._media = {
@@ -221,7 +219,7 @@ class FaCoNet(LightningModule):
             "mouth_true": mouth_opening(true).cpu().numpy().astype(np.float32),
         }
 
-    def validation_media(self) -> dict[str, Any] | None:
+    def validation_media(self) -> MotionMedia | None:
         """The first val clip as kind "motion" (lips of the composed mesh vs the truth, pixels; mouth opening)."""
         return self._media
 

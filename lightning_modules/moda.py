@@ -1,30 +1,37 @@
-"""MODA (moda.md §3): audio (+ subject code) → lips 40×3, eyes 60×3, head 7, torso 18×3 through an injected
+"""MODA (docs/moda.md): audio (+ subject code) → lips 40×3, eyes 60×3, head 7, torso 18×3 through an injected
 temporal body — `zoo.moda.DualAttention` (configs/moda.yaml) or `zoo.moda.RecurrentBody`, the LSTM baseline
 (configs/moda_lstm.yaml).
 
-Batch (talkzoo.datamodules.sequence.MotionDataModule): `audio` [B, T, D] (or `waveform` [B, L] for a waveform encoder),
-`lips` [B, T, 40, 3], `eyes` [B, T, 60, 3], `head` [B, T, 7], `torso` [B, T, 18, 3] — all normalised per speaker —,
-`subject` [B, 478, 3], `speaker_index` [B], `mask` [B, T].
+Batch: `talkzoo.datamodules.batches.MotionBatch` with `audio` [B, T, D] (or `waveform` [B, L] for a waveform
+encoder), `lips`, `eyes`, `head`, `torso` (normalised per speaker), `subject`, `speaker_index`, `mask`.
 
-The per-speaker statistics (mean / std from the train split) and cameras are stored in the checkpoint
-(`moda_speakers`), so `predict_motion` de-normalises without the data. Metrics per validation epoch, on the 40 lip
-points projected to pixels with the ground-truth pose and the speaker's intrinsics: `val/lmd`, `val/lmd_v`,
-`val/ma` (inner-mouth IoU), `val/mouth_corr` (Pearson of the mouth opening), `val/lmd_mean_baseline` (the
-train-mean lips), and `val/div_eyes`, `val/div_head`, `val/diversity` (std over N samples of the same audio).
+The speakers' SpeakerInfo (statistics from the train split, camera, fps) is stored in the checkpoint
+(talkzoo.lightning_modules.speaker_module), so `predict_motion` de-normalises without the data. Metrics per
+validation epoch, on the 40 lip points projected to pixels with the ground-truth pose and the speaker's intrinsics:
+`val/lmd`, `val/lmd_v`, `val/ma` (inner-mouth IoU), `val/mouth_corr` (Pearson of the mouth opening),
+`val/lmd_mean_baseline` (the train-mean lips), and `val/div_eyes`, `val/div_head`, `val/diversity` (std over N
+samples of the same audio).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from torch import nn
 
+from talkzoo.datamodules.alignment import interpolate_features
+from talkzoo.datamodules.batches import MotionBatch
+from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.datamodules.stats import SpeakerStats
+from talkzoo.lightning_modules.media import MotionMedia
+from talkzoo.lightning_modules.protocols import MotionAudioEncoder, MotionBody, require
+from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.zoo.audio import extract, to_mono_16k
+from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.head_motion import head_motion_to_pose
 from talkzoo.zoo.metrics import diversity, landmark_distance, mouth_area_iou, mouth_opening, project_points
 from talkzoo.zoo.metrics.image_mouth import pearson_from_sums
@@ -42,12 +49,14 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class MODA(LightningModule):
+class MODA(SpeakerModule):
     """The A→R stage of MODA with an injected audio encoder and temporal body.
 
     Args:
-        audio_encoder: per-frame audio → [B, T, hidden] (`talkzoo.zoo.moda.MelConvEncoder` or `Wav2VecEncoder`).
-        body: temporal body, (x_a, x_s) → BodyOutput (`talkzoo.zoo.moda.DualAttention` or `RecurrentBody`).
+        audio_encoder: per-frame audio → [B, T, hidden], a `talkzoo.lightning_modules.protocols.MotionAudioEncoder`
+            (`talkzoo.zoo.moda.MelConvEncoder` or `Wav2VecEncoder`).
+        body: temporal body, (x_a, x_s) → BodyOutput, a `protocols.MotionBody` (`talkzoo.zoo.moda.DualAttention` or
+            `RecurrentBody`). Both networks are rebuilt from the run's config.yaml, not stored as hyper-parameters.
         hidden: d (must match the encoder's and the body's). lips_hidden, tail_hidden: tail widths.
         subject_layers: subject-encoder layers. loss: "mse" or "l1" per part.
         part_weights, velocity_weights: per part (lips weighted up, as in the code: 5, 1, 1, 1 / 5, 1, 1, 0.5).
@@ -87,61 +96,54 @@ class MODA(LightningModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        with warnings.catch_warnings():  # the injected modules are kept as class_path/init_args for reloading
-            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-            self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["audio_encoder", "body"])
         if loss not in ("mse", "l1"):
             raise ValueError(f"loss must be 'mse' or 'l1', got {loss!r}")
-        for name, module, attr in (("audio_encoder", audio_encoder, "out_dim"), ("body", body, "in_dim")):
-            size = getattr(module, attr, hidden)
+        require(audio_encoder, MotionAudioEncoder, "MODA audio_encoder")
+        require(body, MotionBody, "MODA body")
+        for name, size in (("audio_encoder.out_dim", audio_encoder.out_dim), ("body.in_dim", body.in_dim)):
             if size != hidden:
-                raise ValueError(f"{name}.{attr} = {size} but MODA hidden = {hidden}: set both to the same d")
+                raise ValueError(f"{name} = {size} but MODA hidden = {hidden}: set both to the same d")
         if predict_stride <= 0 or predict_stride > predict_window:
             raise ValueError(f"predict_stride must be in [1, predict_window], got {predict_stride}")
         self.audio_encoder = audio_encoder
         self.body = body
         self.subject_encoder = SubjectEncoder(hidden=hidden, layers=subject_layers)
-        self.tails = MotionTails(getattr(body, "out_dim", 2 * hidden), lips_hidden, tail_hidden)
+        self.tails = MotionTails(body.out_dim, lips_hidden, tail_hidden)
         self.part_weights = {**DEFAULT_PART_WEIGHTS, **(part_weights or {})}
         self.velocity_weights = {**DEFAULT_VELOCITY_WEIGHTS, **(velocity_weights or {})}
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
-        self.speaker_stats: list[SpeakerStats] = []
-        self.speaker_cameras: list[dict[str, float]] = []
         self._sums: dict[str, float] = {}
         self._diversity: dict[str, float] = {}
-        self._media: dict[str, Any] | None = None
+        self._media: MotionMedia | None = None
 
-    # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
+    # ---- data-dependent state (SpeakerModule: stored in the checkpoint) --------------------------------------
     @property
     def input_kind(self) -> str:
         """ "features" (batch `audio`) or "waveform" (batch `waveform`), from the audio encoder."""
-        return getattr(self.audio_encoder, "input_kind", "features")
+        return self.audio_encoder.input_kind
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if datamodule is None or not getattr(datamodule, "stats", None):
-            return
-        source = getattr(datamodule.hparams, "audio_source", None)
-        wanted = "waveform" if self.input_kind == "waveform" else "features"
-        if source is not None and source != wanted:
-            raise ValueError(
-                f"the audio encoder reads {wanted} but the data gives audio_source={source!r}: "
-                f"set data.init_args.audio_source: {wanted}"
-            )
-        self.set_speakers(datamodule.stats, [_camera(root) for root in datamodule.speakers])
+    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
+        """The speakers by index; each needs motion statistics and the audio the encoder reads."""
+        for info in speakers:
+            if info.stats is None:
+                raise UserError(f"speaker {info.name}: MODA needs its motion statistics; train on a MotionDataModule")
+            if info.audio_source != self.input_kind:
+                raise UserError(
+                    f"the audio encoder reads {self.input_kind} but the data gives audio_source={info.audio_source!r}"
+                    f": set data.init_args.audio_source: {self.input_kind}"
+                )
+        super().set_speakers(speakers)
 
-    def set_speakers(self, stats: list[SpeakerStats], cameras: list[dict[str, float]]) -> None:
-        """Per-speaker statistics and cameras ({focal, cx, cy, width, height, fps}), by speaker index."""
-        self.speaker_stats, self.speaker_cameras = list(stats), [dict(c) for c in cameras]
+    @property
+    def speaker_stats(self) -> list[SpeakerStats]:
+        """Per-speaker motion statistics, by speaker index."""
+        return [info.stats for info in self.speakers if info.stats is not None]
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["moda_speakers"] = [
-            {"stats": s.to_dict(), "camera": c} for s, c in zip(self.speaker_stats, self.speaker_cameras, strict=True)
-        ]
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        speakers = checkpoint.get("moda_speakers", [])
-        self.set_speakers([SpeakerStats.from_dict(s["stats"]) for s in speakers], [s["camera"] for s in speakers])
+    @property
+    def speaker_cameras(self) -> list[dict[str, float]]:
+        """Per-speaker {focal, cx, cy, width, height, fps} (pixels at the speaker's own size), by speaker index."""
+        return [info.camera_dict() for info in self.speakers]
 
     # ---- model ------------------------------------------------------------------------------------------------
     def forward(
@@ -161,14 +163,14 @@ class MODA(LightningModule):
         out = self.body(x_a, x_s, temperature=temperature, generator=generator, motion=motion)
         return self.tails(out.features), out
 
-    def motion_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def motion_target(self, batch: MotionBatch) -> torch.Tensor | None:
         """Eyes, head, torso of the batch flattened per frame [B, T, 241] when the body's posterior uses them."""
-        if getattr(self.body, "motion_dim", 0) <= 0:
+        if self.body.motion_dim <= 0:
             return None
         lead = batch["head"].shape[:2]
         return torch.cat([batch[p].reshape(*lead, -1) for p in ("eyes", "head", "torso")], dim=-1)
 
-    def _audio(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    def _audio(self, batch: MotionBatch) -> tuple[torch.Tensor, int]:
         frames = batch["mask"].shape[1]
         return (batch["waveform"] if self.input_kind == "waveform" else batch["audio"]), frames
 
@@ -176,9 +178,7 @@ class MODA(LightningModule):
         return torch.Generator(device=self.device).manual_seed(int(self.hparams.seed) * 1000003 + offset)
 
     # ---- losses -------------------------------------------------------------------------------------------
-    def losses(
-        self, pred: dict[str, torch.Tensor], body: BodyOutput, batch: dict[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
+    def losses(self, pred: dict[str, torch.Tensor], body: BodyOutput, batch: MotionBatch) -> dict[str, torch.Tensor]:
         """Weighted reconstruction + velocity per part, KL; returns every term and `loss` (the weighted total)."""
         mask = batch["mask"].float()
         pairs = mask[:, 1:] * mask[:, :-1]
@@ -200,7 +200,7 @@ class MODA(LightningModule):
         terms["loss"] = total
         return terms
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: MotionBatch, batch_idx: int) -> torch.Tensor:
         audio, frames = self._audio(batch)
         pred, body = self(audio, batch["subject"], frames, motion=self.motion_target(batch))
         terms = self.losses(pred, body, batch)
@@ -217,7 +217,7 @@ class MODA(LightningModule):
         self._diversity = {}
         self._media = None
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: MotionBatch, batch_idx: int) -> None:
         audio, frames = self._audio(batch)
         temperature = float(self.hparams.temperature)
         pred, body = self(audio, batch["subject"], frames, temperature, self._generator(batch_idx))
@@ -240,10 +240,10 @@ class MODA(LightningModule):
     def _pixels(self, lips: torch.Tensor, pose: torch.Tensor, speaker: int) -> torch.Tensor:
         """Normalised lips [T, 40, 3] → pixels [T, 40, 2] with pose [T, 4, 4] and the speaker's camera."""
         raw = self.speaker_stats[speaker].denormalise("lips", lips.float())
-        camera = self.speaker_cameras[speaker]
-        return project_points(raw, pose, camera["focal"], camera["cx"], camera["cy"])
+        camera = self.speakers[speaker].camera
+        return project_points(raw, pose, camera.focal, camera.cx, camera.cy)
 
-    def _accumulate_pixels(self, lips: torch.Tensor, head_pred: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+    def _accumulate_pixels(self, lips: torch.Tensor, head_pred: torch.Tensor, batch: MotionBatch) -> None:
         sums = self._sums
         for b in range(lips.shape[0]):
             valid = batch["mask"][b]
@@ -274,12 +274,12 @@ class MODA(LightningModule):
 
     def _media_clip(
         self, pred: torch.Tensor, truth: torch.Tensor, head: np.ndarray, head_pred: torch.Tensor, speaker: int
-    ) -> dict[str, Any]:
+    ) -> MotionMedia:
         """The first val clip for `validation_media` (at most 250 frames): lips in pixels, mouth opening, head."""
         n = min(250, pred.shape[0])
         return {
             "kind": "motion",
-            "fps": float(self.speaker_cameras[speaker].get("fps", 25.0)),
+            "fps": float(self.speakers[speaker].fps),
             "lips_pred": pred[:n].float().cpu().numpy(),
             "lips_true": truth[:n].float().cpu().numpy(),
             "mouth_pred": mouth_opening(pred[:n]).float().cpu().numpy(),
@@ -288,8 +288,8 @@ class MODA(LightningModule):
             "head_pred": self.speaker_stats[speaker].denormalise("head", head_pred[:n].float().cpu().numpy()),
         }
 
-    def validation_media(self) -> dict[str, Any] | None:
-        """The first val clip (talkzoo.callbacks.media_logger protocol, kind "motion"), None before validation."""
+    def validation_media(self) -> MotionMedia | None:
+        """The first val clip (talkzoo.lightning_modules.media, kind "motion"), None before validation."""
         return self._media
 
     def on_validation_epoch_end(self) -> None:
@@ -328,7 +328,7 @@ class MODA(LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # ---- inference ------------------------------------------------------------------------------------------
-    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+    def predict_step(self, batch: MotionBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         """A MotionDataModule batch → normalised {part: [B, T, *shape]} (sampled with temperature and seed)."""
         audio, frames = self._audio(batch)
         gen = self._generator(batch_idx)
@@ -353,14 +353,11 @@ class MODA(LightningModule):
         extractor). Returns {part: [T, *shape]} in the speaker's canonical units (head: rotvec, t, s) on the CPU,
         T = round(duration · fps). Memory: O(T) for the outputs plus one batch of windows.
         """
-        from talkzoo.datamodules.alignment import interpolate_features
-        from talkzoo.zoo.audio import extract, to_mono_16k
-
-        if not self.speaker_stats:
+        if not self.speakers:
             raise RuntimeError("MODA has no speaker statistics: train it or load a checkpoint saved by training")
         hp = self.hparams
-        stats, camera = self.speaker_stats[speaker], self.speaker_cameras[speaker]
-        fps = float(fps or camera.get("fps", 25.0))
+        stats = self.speaker_stats[speaker]
+        fps = float(fps or self.speakers[speaker].fps)
         temperature = float(hp.temperature if temperature is None else temperature)
         generator = torch.Generator(device=self.device).manual_seed(int(hp.seed if seed is None else seed))
         wave16 = to_mono_16k(np.asarray(wave), sample_rate)
@@ -409,18 +406,3 @@ class MODA(LightningModule):
         chunk = wave16[begin : begin + length]
         piece[: len(chunk)] = chunk
         return torch.from_numpy(piece)
-
-
-def _camera(root: str) -> dict[str, float]:
-    """The speaker's pinhole camera and size, from speaker.json."""
-    from talkzoo.datamodules.speaker import Speaker
-
-    meta = Speaker(root).meta
-    return {
-        "focal": float(meta.focal),
-        "cx": float(meta.cx),
-        "cy": float(meta.cy),
-        "width": float(meta.width),
-        "height": float(meta.height),
-        "fps": float(meta.fps),
-    }

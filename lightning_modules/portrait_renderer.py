@@ -1,8 +1,9 @@
-"""MODA's per-speaker portrait renderer (moda.md §5): condition image + reference image + TPE → frame, trained with
-L1, a perceptual term, LSGAN on a multi-scale PatchGAN and discriminator feature matching.
+"""MODA's per-speaker portrait renderer (docs/moda.md, "Renderer"): condition image + reference image + TPE → frame,
+trained with L1, a perceptual term, LSGAN on a multi-scale PatchGAN and discriminator feature matching.
 
-Batch (datamodules.portrait.PortraitDataModule): `condition`, `reference`, `image` float32 [B, 3, H, W] in [0, 1],
-`index` int64 [B] (frame numbers; TPE ids = zoo.portrait.tpe_index(index, num_train), the same map as inference).
+Batch: `talkzoo.datamodules.batches.PortraitBatch`: `condition`, `reference`, `image` float32 [B, 3, H, W] in
+[0, 1], `mouth` [B, 1, H, W], `index` int64 [B] (frame numbers; TPE ids = zoo.portrait.tpe_index(index, num_train),
+the same map as inference).
 
 Optimisation is manual: per batch one discriminator step, then one generator step, so `trainer.global_step` (and
 `trainer.max_steps`) counts 2 optimizer steps per batch when a discriminator is used (1 without).
@@ -10,27 +11,36 @@ Perceptual term (`perceptual`): "lpips" (zoo.losses.lpips; when its weights are 
 prints a clear notice and falls back to "feature_matching") or "feature_matching" (no extra term: the feature
 matching loss, weighted by fm_weight, is the perceptual signal).
 Validation: `val/psnr`, `val/ssim` (torchmetrics, images in [0, 1]), `val/l1`, and `val/psnr_reference` (the
-reference image as the prediction: the trivial baseline). Inference needs no data: the speaker's camera, render
-size, line thickness, train-frame count and reference image are stored in the checkpoint (`portrait_speaker`).
+reference image as the prediction: the trivial baseline). Inference needs no data: the speaker's SpeakerInfo (camera,
+render size, line thickness, train-frame count, reference image) is stored in the checkpoint
+(talkzoo.lightning_modules.speaker_module).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from torch import nn
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from talkzoo.datamodules.batches import PortraitBatch
+from talkzoo.datamodules.speaker_info import SpeakerInfo
+from talkzoo.lightning_modules.ddp import allow_two_backward_passes
+from talkzoo.lightning_modules.media import FramesMedia
+from talkzoo.lightning_modules.protocols import ImageNetwork, require
+from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.zoo.errors import UserError
+from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 from talkzoo.zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, tpe_index, tpe_planes
 
 PERCEPTUAL = ("lpips", "feature_matching")
 
 
-class PortraitRenderer(LightningModule):
+class PortraitRenderer(SpeakerModule):
     """The V stage of MODA with an injected generator and (optional) discriminator.
 
     Args:
@@ -71,18 +81,19 @@ class PortraitRenderer(LightningModule):
         media_frames: int = 16,
     ) -> None:
         super().__init__()
-        with warnings.catch_warnings():  # the injected modules are kept as class_path/init_args for reloading
-            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-            self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["generator", "discriminator"])  # rebuilt from the run's config.yaml
         if perceptual not in PERCEPTUAL:
             raise ValueError(f"perceptual must be one of {', '.join(PERCEPTUAL)}, got {perceptual!r}")
+        require(generator, ImageNetwork, "PortraitRenderer generator")
+        if discriminator is not None:
+            require(discriminator, ImageNetwork, "PortraitRenderer discriminator")
         in_channels = 6 + tpe_channels(tpe_octaves)
-        if getattr(generator, "in_channels", in_channels) != in_channels:
+        if generator.in_channels != in_channels:
             raise ValueError(
                 f"generator.in_channels = {generator.in_channels} but condition 3 + reference 3 + TPE "
                 f"{tpe_channels(tpe_octaves)} = {in_channels}: set generator.init_args.in_channels: {in_channels}"
             )
-        if discriminator is not None and getattr(discriminator, "in_channels", in_channels + 3) != in_channels + 3:
+        if discriminator is not None and discriminator.in_channels != in_channels + 3:
             raise ValueError(
                 f"discriminator.in_channels = {discriminator.in_channels}, expected {in_channels + 3} "
                 "(generator input + 3 image channels)"
@@ -100,65 +111,50 @@ class PortraitRenderer(LightningModule):
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
         self.psnr_reference = PeakSignalNoiseRatio(data_range=1.0)
-        self.speaker_info: dict[str, Any] = {}
         self._media: dict[str, np.ndarray] | None = None
 
-    # ---- data-dependent state (stored in the checkpoint) ----------------------------------------------------
+    # ---- data-dependent state (SpeakerModule: stored in the checkpoint) --------------------------------------
     def setup(self, stage: str) -> None:
         if self._trainer is not None and self.discriminator is not None:
             allow_two_backward_passes(self.trainer)
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if datamodule is not None and getattr(datamodule, "camera", None) is not None:
-            height, width = datamodule.render_size
-            reference = (datamodule.train_set.reference() * 255).round().byte().permute(1, 2, 0)
-            self.set_speaker(
-                datamodule.camera,
-                height,
-                width,
-                datamodule.thickness,
-                datamodule.num_train,
-                reference.numpy(),
-                fps=float(datamodule.train_set.speaker.meta.fps),
-                name=datamodule.train_set.speaker.name,
-            )
+        super().setup(stage)
         if stage == "fit" and self.perceptual == "lpips" and not self._lpips:
             self._lpips = _load_lpips()
             if not self._lpips:
                 self.perceptual = "feature_matching"
 
-    def set_speaker(
-        self,
-        camera: Camera,
-        height: int,
-        width: int,
-        thickness: int,
-        num_train: int,
-        reference: np.ndarray,
-        fps: float = 25.0,
-        name: str = "",
-    ) -> None:
-        """What inference needs of the speaker: camera (own size), render size, line thickness, train frames (TPE id
-        range), reference image uint8 [H, W, 3], fps and name."""
-        self.speaker_info = {
-            "camera": camera.to_dict(),
-            "height": int(height),
-            "width": int(width),
-            "thickness": int(thickness),
-            "num_train": int(num_train),
-            "reference": torch.as_tensor(np.asarray(reference, dtype=np.uint8)).clone(),
-            "fps": float(fps),
-            "name": str(name),
+    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
+        """The one speaker this renderer draws; it needs the reference image and line thickness (PortraitDataModule)."""
+        if len(speakers) > 1:
+            raise UserError(f"PortraitRenderer renders one speaker; the data gives {len(speakers)}")
+        for info in speakers:
+            if info.reference is None or info.thickness is None:
+                raise UserError(f"speaker {info.name}: PortraitRenderer needs a PortraitDataModule (reference image)")
+        super().set_speakers(speakers)
+
+    @property
+    def speaker_info(self) -> dict[str, Any]:
+        """What inference needs of the speaker ({} before training): camera (dict, own size), height, width (render
+        size), thickness, num_train (TPE id range), reference (uint8 tensor [H, W, 3]), fps, name."""
+        if not self.speakers:
+            return {}
+        info = self.speakers[0]
+        assert info.reference is not None and info.thickness is not None  # checked in set_speakers
+        return {
+            "camera": info.camera.to_dict(),
+            "height": int(info.image_size[0]),
+            "width": int(info.image_size[1]),
+            "thickness": int(info.thickness),
+            "num_train": int(info.num_train),
+            "reference": torch.from_numpy(info.reference),
+            "fps": float(info.fps),
+            "name": info.name,
         }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["portrait_speaker"] = self.speaker_info
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.speaker_info = dict(checkpoint.get("portrait_speaker", {}))
 
     @property
     def camera(self) -> Camera:
-        return Camera.from_dict(self.speaker_info["camera"])
+        """The speaker's camera at its own size."""
+        return self.speakers[0].camera
 
     # ---- model ------------------------------------------------------------------------------------------------
     def generator_input(self, condition: torch.Tensor, reference: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -169,7 +165,7 @@ class PortraitRenderer(LightningModule):
 
     def tpe_ids(self, frames: torch.Tensor) -> torch.Tensor:
         """Frame numbers [B] → TPE ids [B] on the module's device (talkzoo.zoo.portrait.tpe_index)."""
-        ids = tpe_index(frames, int(self.speaker_info.get("num_train", 1)))
+        ids = tpe_index(frames, self.speakers[0].num_train if self.speakers else 1)
         return torch.as_tensor(ids, device=self.device)
 
     def synthesise(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,7 +183,7 @@ class PortraitRenderer(LightningModule):
     @torch.inference_mode()
     def render(self, conditions: np.ndarray, frames: np.ndarray) -> np.ndarray:
         """Inference: condition images uint8 [N, H, W, 3] and their frame numbers [N] → uint8 [N, H, W, 3]."""
-        if not self.speaker_info:
+        if not self.speakers:
             raise RuntimeError("PortraitRenderer has no speaker: train it or load a checkpoint saved by training")
         # contiguous NCHW: a channels-last input would make every convolution take the slow channels-last path
         cond = torch.from_numpy(np.ascontiguousarray(conditions)).to(self.device).permute(0, 3, 1, 2).contiguous()
@@ -201,7 +197,7 @@ class PortraitRenderer(LightningModule):
         assert self.discriminator is not None
         return self.discriminator(torch.cat([x, image], dim=1))
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: PortraitBatch, batch_idx: int) -> torch.Tensor:
         hp = self.hparams
         optimizers = self.optimizers()
         opt_g, opt_d = (optimizers, None) if self.discriminator is None else optimizers
@@ -258,7 +254,7 @@ class PortraitRenderer(LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._media = None
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: PortraitBatch, batch_idx: int) -> None:
         pred = self(batch["condition"], batch["reference"], batch["index"]).clamp(0, 1)
         target = batch["image"].float()
         size = target.shape[0]
@@ -277,11 +273,12 @@ class PortraitRenderer(LightningModule):
 
             self._media = {"render": u8(pred), "target": u8(target), "condition": u8(batch["condition"])}
 
-    def validation_media(self) -> dict[str, Any] | None:
+    def validation_media(self) -> FramesMedia | None:
         """The first val batch (≤ media_frames): {"kind": "frames", fps, render, target, condition} (uint8 NHWC)."""
         if self._media is None:
             return None
-        return {"kind": "frames", "fps": float(self.speaker_info.get("fps", 25.0)), **self._media}
+        fps = float(self.speakers[0].fps) if self.speakers else 25.0
+        return {"kind": "frames", "fps": fps, **self._media}
 
     # ---- optimisation -----------------------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
@@ -307,21 +304,8 @@ class PortraitRenderer(LightningModule):
         return optimizers, schedulers
 
 
-def allow_two_backward_passes(trainer: Any) -> None:
-    """GAN steps run two backward passes per batch (D, then G), each leaving the other network without gradients;
-    plain DDP rejects that, so switch on DDP's unused-parameter detection before the strategy wraps the module
-    (called from `setup`, which runs before the wrapping)."""
-    from lightning.pytorch.strategies import DDPStrategy
-
-    strategy = getattr(trainer, "strategy", None)
-    if isinstance(strategy, DDPStrategy):
-        strategy._ddp_kwargs["find_unused_parameters"] = True
-
-
 def _load_lpips() -> list[nn.Module]:
     """[LPIPS] when its weights load, else [] after printing why (the caller falls back to feature matching)."""
-    from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
-
     try:
         return [LPIPS().eval()]
     except LPIPSWeightsUnavailable as exc:

@@ -33,7 +33,7 @@ def fit(recipe: str, preset: str, root: Path, steps: int, extra: list[str]) -> P
     from talkzoo.pipelines.train import run_lightning_cli
 
     last = root / "checkpoints" / "last.ckpt"
-    if last.is_file() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= steps:
+    if last.is_file() and torch.load(last, map_location="cpu", weights_only=True)["global_step"] >= steps:
         return last
     args = ["fit", "--config", str(ROOT / "configs" / recipe), "--config", str(ROOT / "configs" / "presets" / preset),
             "--trainer.default_root_dir", str(root), "--trainer.max_steps", str(steps),

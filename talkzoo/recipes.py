@@ -3,7 +3,7 @@
 The recipes ship inside the package (`talkzoo.configs`, the repository's configs/ folder): training recipes at its
 top level, CPU presets in presets/, trainer presets in trainer/, logger presets in logger/. A `--config` value that
 is an existing file, or that names a path (a `/` or a `.yaml` ending), is used as it is; a bare name is looked up
-in those folders (names are unique across them).
+in those folders (names are unique across them); "presets/moda_cpu" style names resolve inside the package too.
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ def recipe_files() -> list[RecipeFile]:
 
 def resolve_config(value: str) -> str:
     """A `--config` value → the file to read (see the module docstring); UserError for an unknown name."""
-    if Path(value).is_file() or "/" in value or value.endswith((".yaml", ".yml")):
+    if Path(value).is_file():
         return value
+    inside = CONFIG_ROOT / (value if value.endswith((".yaml", ".yml")) else f"{value}.yaml")
+    if "/" in value and inside.is_file():  # "presets/moda_cpu", "trainer/cpu_smoke.yaml"
+        return str(inside)
+    if "/" in value or value.endswith((".yaml", ".yml")):
+        return value  # a path that does not exist: LightningCLI reports it
     matches = [f.path for f in recipe_files() if f.name == value]
     if not matches:
         names = ", ".join(f.name for f in recipe_files())

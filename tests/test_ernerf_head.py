@@ -46,7 +46,7 @@ def _fit(speaker: Path, root: Path, max_steps: int, switch: int, ckpt: str | Non
     )  # fmt: skip
     module = _module()
     data = FrameDataModule(str(speaker), num_workers=0)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)  # resumes without unpickling code
     return module, stages.seen, c2f
 
 
@@ -57,7 +57,7 @@ def test_lpips_switch_at_the_configured_step_and_after_resume(
     assert seen == [(0, False, False), (1, False, False), (2, True, True), (3, True, True)]
     assert c2f.switched_at == 2
     last = tmp_path / "ckpt" / "last.ckpt"
-    state = torch.load(last, map_location="cpu", weights_only=False)
+    state = torch.load(last, map_location="cpu", weights_only=True)
     assert state["global_step"] == 4 and bool(state["state_dict"]["fine_stage"])
     assert not any(key.startswith("lpips.") for key in state["state_dict"]), "frozen LPIPS is not checkpointed"
 
@@ -117,6 +117,6 @@ def test_cpu_preset_stacks_on_the_recipe(tiny_speaker: Path, tmp_path: Path, mon
     configs = ["configs/ernerf_head.yaml", "configs/presets/ernerf_head_cpu.yaml", "configs/trainer/cpu_smoke.yaml"]
     args = ["fit"] + [part for config in configs for part in ("--config", str(root / config))]
     assert main(args) == 0
-    state = torch.load(tmp_path / "runs/ernerf_head/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    state = torch.load(tmp_path / "runs/ernerf_head/checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == 2
     assert state["state_dict"]["sampler.estimator.binaries"].shape == (1, 48, 48, 48)

@@ -20,7 +20,7 @@ def test_shapes_and_paper_sizes() -> None:
     dense = generator(lips, eyes, subject)
     assert dense.shape == (2, 7, 478, 3)
     assert critic(lips, eyes, dense, subject).shape == (2, 7, 1)
-    # moda.md §4: G ≈ 1.90 M, D ≈ 0.79 M parameters
+    # MODA's FaCo-Net: G ≈ 1.90 M, D ≈ 0.79 M parameters (docs/moda.md, "Layout (R → V)")
     assert abs(sum(p.numel() for p in generator.parameters()) - 1.90e6) < 0.01e6
     assert abs(sum(p.numel() for p in critic.parameters()) - 0.79e6) < 0.01e6
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules())

@@ -12,10 +12,13 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from talkzoo.datamodules.sequence import MotionDataModule
 from talkzoo.lightning_modules.moda import MODA
+from talkzoo.lightning_modules.run_loading import load_run_module
+from talkzoo.lightning_modules.speaker_module import SPEAKERS_KEY
+from talkzoo.pipelines.train import recipe_config
+from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.moda import DualAttention, MelConvEncoder, RecurrentBody, Wav2VecEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,10 +43,14 @@ def _small_args() -> list[str]:
     ]  # fmt: skip
 
 
-def test_recipes_differ_only_in_the_temporal_body() -> None:
-    dual, lstm = (yaml.safe_load(p.read_text()) for p in RECIPES)
+def test_recipes_differ_only_in_the_temporal_body_and_run_folder() -> None:
+    dual, lstm = (recipe_config(str(p)).as_dict() for p in RECIPES)
     assert dual["model"]["init_args"].pop("body")["class_path"] == "talkzoo.zoo.moda.DualAttention"
     assert lstm["model"]["init_args"].pop("body")["class_path"] == "talkzoo.zoo.moda.RecurrentBody"
+    assert (dual["trainer"].pop("default_root_dir"), lstm["trainer"].pop("default_root_dir")) == (
+        "runs/moda",
+        "runs/moda_lstm",
+    )
     assert dual == lstm
 
 
@@ -54,17 +61,16 @@ def test_recipe_fits_with_ddp_on_two_cpu_processes_and_reloads(recipe: Path, wor
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "distributed_backend=gloo" in log and "Starting with 2 processes" in log
-    ckpt = next(workdir.glob("runs/**/last.ckpt"))
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    ckpt = workdir / "runs" / recipe.stem / "checkpoints" / "last.ckpt"  # each recipe writes its own run folder
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["global_step"] == 2
-    assert len(state["moda_speakers"]) == 1 and state["moda_speakers"][0]["camera"]["focal"] > 0
+    assert len(state[SPEAKERS_KEY]) == 1 and state[SPEAKERS_KEY][0]["camera"]["focal"] > 0
+    assert "body" not in state["hyper_parameters"], "networks are rebuilt from config.yaml, never pickled"
 
-    model = MODA.load_from_checkpoint(ckpt, map_location="cpu")
-    assert (
-        type(model.body).__name__
-        == yaml.safe_load(recipe.read_text())["model"]["init_args"]["body"]["class_path"].rsplit(".", 1)[1]
-    )
-    assert np.allclose(model.speaker_stats[0].lips_mean, state["moda_speakers"][0]["stats"]["lips_mean"])
+    model = load_run_module(ckpt, MODA)
+    body = recipe_config(str(recipe)).model.init_args.body.class_path
+    assert type(model.body).__name__ == body.rsplit(".", 1)[1]
+    assert np.allclose(model.speaker_stats[0].lips_mean, state[SPEAKERS_KEY][0]["stats"]["lips_mean"])
     wave = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
     motion = model.predict_motion(wave)
     assert motion["lips"].shape == (75, 40, 3) and motion["head"].shape == (75, 7)
@@ -149,7 +155,7 @@ def test_wav2vec_encoder_trains_on_waveform_windows(tiny_speaker: Path) -> None:
     model = MODA(encoder, DualAttention(H, heads=2, layers=1, ffn=32), hidden=H, lips_hidden=32, tail_hidden=16)
     model, trainer = _trained(tiny_speaker, model, steps=2, audio_source="waveform")
     assert trainer.global_step == 2
-    with pytest.raises(ValueError, match="audio_source"):
+    with pytest.raises(UserError, match="audio_source"):
         _trained(tiny_speaker, _model("dual"), steps=1, audio_source="waveform")
 
 

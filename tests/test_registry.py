@@ -72,6 +72,7 @@ def test_recipes_resolve_by_name_from_any_directory(tmp_path: Path, monkeypatch:
     assert resolve_config("moda").endswith("configs/moda.yaml")
     assert resolve_config("moda_cpu").endswith("configs/presets/moda_cpu.yaml")
     assert resolve_config("some/file.yaml") == "some/file.yaml"  # paths are left to LightningCLI
+    assert resolve_config("trainer/cpu_smoke") == resolve_config("cpu_smoke")
     assert resolve_config_args(["fit", "--config", "ddp_cpu", "--config=wandb_offline", "--x", "moda"]) == [
         "fit", "--config", resolve_config("ddp_cpu"), "--config=" + resolve_config("wandb_offline"), "--x", "moda",
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Preprocessing: one command from a raw talking video to a validated speaker folder (DESIGN.md §3).
+"""Preprocessing: one command from a raw talking video to a validated speaker folder (docs/preprocessing.md).
 
     from talkzoo.datamodules.preprocess import preprocess, PreprocessConfig
     result = preprocess("talk.mp4", "speakers/me", PreprocessConfig(size=512, fps=25, features=("mel",)))

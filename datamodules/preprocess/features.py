@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from talkzoo.datamodules.speaker import SpeakerWriter
+from talkzoo.zoo.audio import AudioModelUnavailable, extract
 
 
 def extract_features(
@@ -15,8 +16,6 @@ def extract_features(
     wave: float32 [N] mono at writer.meta.sample_rate. An encoder without local weights (AudioModelUnavailable)
     is skipped with a note, so the speaker stays complete with the offline mel features.
     """
-    from talkzoo.zoo.audio import AudioModelUnavailable, extract
-
     written, notes = [], []
     for name in names:
         try:

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
+import cv2
+import numpy as np
+
 from talkzoo.datamodules.media import VideoInfo
 from talkzoo.datamodules.preprocess.config import PreprocessConfig
 from talkzoo.datamodules.preprocess.crop import choose_crop, track_faces
@@ -42,15 +46,11 @@ class PreprocessResult:
 
 
 def _versions() -> dict[str, str]:
-    import av
-    import cv2
-    import numpy
-
     return {
         "mediapipe": mediapipe_version(),
         "av": av.__version__,
         "opencv": cv2.__version__,
-        "numpy": numpy.__version__,
+        "numpy": np.__version__,
     }
 
 

@@ -3,7 +3,8 @@
 Per frame (image space): the top edge of the torso label, sampled at 9 evenly spaced columns on each side, from the
 torso's outer end to just outside the jaw corner; image-left side first. A side without torso is NaN and filled
 over time. Lifting: each point is unprojected at the head's depth t_z (a billboard facing the camera) and mapped
-into the head frame with the inverse pose, as MODA's `shoulder-billboard` (moda.md §2.4).
+into the head frame with the inverse pose, as MODA's `shoulder-billboard` (its
+`data_prepare/steps/step6-gen_shoulder_billboard.py`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ that a shorter final stream would not have.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +36,10 @@ class Avatar(ABC):
 
     method: ClassVar[str] = ""
     sample_rate: ClassVar[int] = SAMPLE_RATE
+    render_filter: Callable[[int], bool] | None = None
+    """Live streams only (talkzoo serve): frame t with render_filter(t) False is skipped — returned as None, not
+    rendered — so a server running late drops frames it could not show in time. A frame depends on t alone, so the
+    frames that are rendered do not change. None (the default): every frame is rendered."""
 
     def __init__(
         self, fps: float, native: tuple[int, int], device: torch.device, size: tuple[int, int] | None = None
@@ -64,20 +69,24 @@ class Avatar(ABC):
         self._reset_stream()
 
     def push(self, samples: np.ndarray) -> list[np.ndarray]:
-        """Mono float32 samples [n] at 16 kHz → the uint8 [H, W, 3] frames that became computable, in order."""
+        """Mono float32 samples [n] at 16 kHz → the uint8 [H, W, 3] frames that became computable, in order
+        (None for a frame `render_filter` skips)."""
         if self._total is not None:
             raise RuntimeError("push() after finish(): call reset() to start a new stream")
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._received += samples.shape[0]
-        self._feed(samples)
-        return self._emit(min(self._ready_frames(), self.frames_known))
+        with torch.inference_mode():
+            self._feed(samples)
+            return self._emit(min(self._ready_frames(), self.frames_known))
 
     def finish(self) -> list[np.ndarray]:
         """End of the audio → the remaining frames (after it, T frames were returned in total)."""
-        if self._total is None:
-            self._total = max(1, int(round(self._received * self.fps / self.sample_rate)))
-            self._end()
-        return self._emit(self._total)
+        with torch.inference_mode():
+            if self._total is None:
+                self._total = max(1, int(round(self._received * self.fps / self.sample_rate)))
+                self._end()
+            self._ready_frames()  # lets the method run what the end of the audio released
+            return self._emit(self._total)
 
     @property
     def frames_known(self) -> int:
@@ -98,6 +107,9 @@ class Avatar(ABC):
         frames = []
         with torch.inference_mode():
             for t in range(self._next, stop):
+                if self.render_filter is not None and not self.render_filter(t):
+                    frames.append(None)
+                    continue
                 frames.append(resize_image(self._render(t), self.height, self.width))
         self._next = max(self._next, stop)
         return frames

@@ -97,8 +97,9 @@ class MODAAvatar(Avatar):
         device = torch.device(device)
         stages = {name: load_moda_stage(runs, name, klass, device) for name, klass in
                   (("moda", MODA), ("faconet", FaCoNet), ("renderer", PortraitRenderer))}  # fmt: skip
-        name = Speaker(speaker).name
-        return cls(stages["moda"], stages["faconet"], stages["renderer"], name, device, **options)
+        spk = Speaker(speaker)
+        options.setdefault("size", (spk.meta.height, spk.meta.width))  # every method's video at the speaker's size
+        return cls(stages["moda"], stages["faconet"], stages["renderer"], spk.name, device, **options)
 
     @property
     def lookahead_frames(self) -> int | None:

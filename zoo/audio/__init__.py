@@ -8,6 +8,7 @@
 The encoder API (build_encoder, encode, presets) is imported lazily: `import talkzoo.zoo.audio` stays light.
 """
 
+import importlib
 from typing import Any
 
 from talkzoo.zoo.audio.extract import available_extractors, extract
@@ -28,9 +29,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
+    if name in _LAZY:  # these modules import transformers: loaded on first use
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'talkzoo.zoo.audio' has no attribute '{name}'")
 

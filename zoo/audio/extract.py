@@ -41,6 +41,6 @@ def extract(
             raise AudioError("the mel extractor takes no model: drop the model / --audio-model option")
         values = extract_mel(x, device=device, **options)  # type: ignore[arg-type]
         return AudioFeatures(values=values, rate_hz=MEL_RATE_HZ, extractor="mel", model_id="")
-    from talkzoo.zoo.audio.chunked import extract_encoder
+    from talkzoo.zoo.audio.chunked import extract_encoder  # imports transformers: only for the encoder extractors
 
     return extract_encoder(name, x, model=model, device=device, **options)

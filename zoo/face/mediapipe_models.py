@@ -10,7 +10,7 @@ def mediapipe() -> Any:
     """The `mediapipe` module with its C++ logging turned down."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import mediapipe as mp
+    import mediapipe as mp  # heavy (TensorFlow Lite, protobuf): on first use, after the logging variables are set
 
     return mp
 

@@ -1,4 +1,4 @@
-"""LPIPS (Zhang et al. 2018, "alex" v0.1) in plain torch: no torchvision, no `lpips` package (DESIGN.md §5).
+"""LPIPS (Zhang et al. 2018, "alex" v0.1) in plain torch: no torchvision, no `lpips` package (README.md, "GPU install").
 
 distance(x, y) = Σ_l mean_hw( w_l · (n(φ_l(x)) − n(φ_l(y)))² ), where φ_l are the five ReLU outputs of AlexNet's
 feature stack, n normalises each feature vector to unit length over channels, and w_l are the learned linear heads.
@@ -12,6 +12,7 @@ Weights come from two places:
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -40,10 +41,10 @@ def backbone_cache_path() -> Path:
 
 
 def linear_heads_path() -> Path:
-    """The LPIPS linear-head weights that ship inside the torchmetrics wheel."""
-    import torchmetrics
-
-    return Path(torchmetrics.__file__).parent / "functional" / "image" / "lpips_models" / "alex.pth"
+    """The LPIPS linear-head weights that ship inside the torchmetrics wheel (located without importing it)."""
+    spec = importlib.util.find_spec("torchmetrics")
+    assert spec is not None and spec.origin is not None, "torchmetrics is a talkzoo dependency"
+    return Path(spec.origin).parent / "functional" / "image" / "lpips_models" / "alex.pth"
 
 
 class AlexFeatures(nn.Module):

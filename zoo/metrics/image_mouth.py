@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from talkzoo.zoo.metrics.landmarks import landmark_distance, mouth_opening
+from talkzoo.zoo.metrics.lip_tracker import LipTracker
 
 SUM_KEYS = ("frames", "found", "lmd", "ox", "oy", "oxx", "oyy", "oxy")
 
@@ -31,8 +32,6 @@ class ImageMouthMetrics:
     """
 
     def __init__(self, min_side: int = 256) -> None:
-        from talkzoo.zoo.metrics.lip_tracker import LipTracker
-
         self.tracker = LipTracker(min_side=min_side)
         self.values = dict.fromkeys(SUM_KEYS, 0.0)
 

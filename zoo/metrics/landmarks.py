@@ -6,8 +6,9 @@
     ma   = mouth_area_iou(pred_px, gt_px).mean()                       # MA: IoU of the inner-mouth polygons
     div  = diversity(samples)                                          # std across N samples of the same audio
 
-moda.md §7 gives these as the likely definitions (unconfirmed against the paper); every method reports them through
-these functions so numbers are comparable. Frames are compared as given: no per-frame alignment or rescaling.
+These are the likely definitions of MODA's metrics (its paper's could not be read; docs/evaluation.md); every method
+reports them through these functions so numbers are comparable. Frames are compared as given: no per-frame alignment
+or rescaling.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Lip landmarks measured on images: MediaPipe FaceMesh (static-image mode) → the 40 lip points in pixels.
 
 The image-space counterpart of the model-space lip metrics: renders and ground-truth frames go through the same
-detector, so LMD / mouth opening compare like with like (the papers use dlib or OpenFace; field.md §4). Small
+detector, so LMD / mouth opening compare like with like (ER-NeRF's LMD uses face_alignment's 68 points;
+docs/evaluation.md, "Metrics"). Small
 frames are upscaled before detection (FaceMesh misses faces below ~150 px) and the points scaled back.
 """
 
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
+from talkzoo.zoo.face.mediapipe_models import mediapipe
 from talkzoo.zoo.face_indices import LIP_INDICES
+from talkzoo.zoo.metrics.landmarks import mouth_opening
 
 
 class LipTracker:
@@ -22,8 +26,6 @@ class LipTracker:
     """
 
     def __init__(self, min_side: int = 256, static: bool = True) -> None:
-        from talkzoo.zoo.face.mediapipe_models import mediapipe
-
         self.min_side = min_side
         self._mesh = mediapipe().solutions.face_mesh.FaceMesh(
             static_image_mode=static,
@@ -71,10 +73,6 @@ def track_lips(frames: list[np.ndarray] | np.ndarray, min_side: int = 256) -> tu
 def mouth_opening_series(lips: np.ndarray) -> np.ndarray:
     """Inner-lip opening per frame (px) from lips float [N, 40, 2] with NaN rows where no face was found; the gaps
     are interpolated linearly (held at the ends). All NaN when no frame has a face. → float64 [N]."""
-    import torch
-
-    from talkzoo.zoo.metrics.landmarks import mouth_opening
-
     found = ~np.isnan(lips).any(axis=(1, 2))
     opening = np.full(len(lips), np.nan)
     if found.any():

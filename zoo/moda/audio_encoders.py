@@ -79,7 +79,7 @@ class Wav2VecEncoder(nn.Module):
     waveform [B, L] → Wav2Vec2Model last hidden state [B, F≈50 Hz, H] → linear interpolation (align_corners) to
     T frames → Linear(H, d) → LayerNorm → LeakyReLU → Linear(d, d) → [B, T, d].
     The convolutional feature encoder is frozen; the transformer is fine-tuned unless `freeze=True`. Pretrained
-    weights are never re-initialised (moda.md §8 #6).
+    weights are never re-initialised (docs/moda.md, "Fixes" #6).
 
     Args:
         model: Hugging Face id or save_pretrained folder (None: facebook/wav2vec2-base-960h).
@@ -99,7 +99,7 @@ class Wav2VecEncoder(nn.Module):
         freeze: bool = False,
     ) -> None:
         super().__init__()
-        from talkzoo.zoo.audio.encoders import build_encoder
+        from talkzoo.zoo.audio.encoders import build_encoder  # imports transformers: only for this encoder
 
         encoder = build_encoder("wav2vec2", model, random_init=random_init, size=size, seed=seed, cache=False)
         self.model = encoder.model.train()

@@ -1,4 +1,5 @@
-"""Positional encodings and attention masks of SpecAttn / ProbAttn (moda.md §3.3, §3.4), any sequence length."""
+"""Positional encodings and attention masks of SpecAttn / ProbAttn (docs/moda.md, "Network shapes"), any sequence
+length."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SpecAttn (moda.md §3.3): the one-to-one audio → motion mapping, a non-autoregressive transformer decoder."""
+"""SpecAttn (MODA `models/componments/networks.py`, `TemporalAlignedBlock`): the one-to-one audio → motion mapping,
+a non-autoregressive transformer decoder."""
 
 from __future__ import annotations
 

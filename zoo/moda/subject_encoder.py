@@ -1,4 +1,5 @@
-"""Subject encoder: the speaker's normalised mean canonical mesh → a subject code x_s (moda.md §3.2)."""
+"""Subject encoder: the speaker's normalised mean canonical mesh → a subject code x_s (docs/moda.md, "Network
+shapes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The four output tails: fused body features → lips 40×3, eyes 60×3, head 7, torso 18×3 (moda.md §3.2)."""
+"""The four output tails: fused body features → lips 40×3, eyes 60×3, head 7, torso 18×3 (docs/moda.md, "Network
+shapes")."""
 
 from __future__ import annotations
 

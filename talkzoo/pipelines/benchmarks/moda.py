@@ -28,12 +28,17 @@ def _identity_stats() -> object:
 
 
 def _model(encoder: str, device: str) -> object:
+    from talkzoo.datamodules.speaker_info import SpeakerInfo
     from talkzoo.lightning_modules.moda import MODA
     from talkzoo.zoo.moda import DualAttention, MelConvEncoder, Wav2VecEncoder
+    from talkzoo.zoo.portrait import Camera
 
     audio = MelConvEncoder(80, 128) if encoder == "mel" else Wav2VecEncoder(random_init=True, size="base", hidden=128)
     model = MODA(audio, DualAttention(128, 4, 3, 128, 0.1, period=25), hidden=128)
-    model.set_speakers([_identity_stats()], [{"focal": 1.0, "cx": 0.0, "cy": 0.0, "fps": 25.0}])
+    source = "features" if encoder == "mel" else "waveform"
+    info = SpeakerInfo("bench", 25.0, 16000, Camera(1.0, 0.0, 0.0, 1, 1), (1, 1), 1, 1, audio_source=source,
+                       stats=_identity_stats())  # fmt: skip
+    model.set_speakers([info])
     return model.to(device).eval()
 
 

@@ -10,12 +10,15 @@ from talkzoo.pipelines.bench import BenchContext, register
 
 
 def _renderer(size: int, ngf: int, num_downs: int, max_channels: int, device: str) -> object:
+    from talkzoo.datamodules.speaker_info import SpeakerInfo
     from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
     from talkzoo.zoo.portrait import Camera, UNetGenerator
 
     model = PortraitRenderer(UNetGenerator(19, 3, ngf, num_downs, max_channels), perceptual="feature_matching")
     reference = np.zeros((size, size, 3), dtype=np.uint8)
-    model.set_speaker(Camera(2.5 * size, size / 2, size / 2, size, size), size, size, 1, 1000, reference)
+    camera = Camera(2.5 * size, size / 2, size / 2, size, size)
+    model.set_speakers([SpeakerInfo("bench", 25.0, 16000, camera, (size, size), 1000, 1000, reference=reference,
+                                    thickness=1)])  # fmt: skip
     return model.to(device).eval()
 
 
