@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from PIL import Image
 
 from talkzoo.datamodules.speaker import (
@@ -113,6 +112,8 @@ def _check_audio(speaker: Speaker, report: ValidationReport) -> None:
     if not path.is_file():
         report.problems.append(f"{path}: missing; re-run the audio step of preprocessing")
         return
+    import soundfile as sf  # imported on use (the GPU checks' machine has no libsndfile unless the kit brings it)
+
     try:
         info = sf.info(str(path))
     except RuntimeError as exc:

@@ -1,9 +1,12 @@
 """zoo/rendering: rays in the head box, ray/box intersection, the occupancy-grid samplers (only occupied samples
-are shaded), nerfacc compositing vs a hand computation, grid updates; CUDA-only nerfacc paths are marked `gpu`."""
+are shaded), nerfacc compositing vs a hand computation, grid updates, the automatic fallback to the torch sampler
+when nerfacc's CUDA extension is unavailable, the truncated exp under fp16; CUDA-only nerfacc paths are marked `gpu`."""
 
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 
 import pytest
 import torch
@@ -12,10 +15,14 @@ from talkzoo.zoo.rendering import (
     GridSampler,
     RaySamples,
     TorchGridSampler,
+    activations,
     camera_rays,
     composite,
     ray_aabb,
+    rays,
     render_rays,
+    samplers,
+    volume,
 )
 from talkzoo.zoo.rendering.rays import pixel_grid
 
@@ -161,6 +168,101 @@ def test_grid_update_marks_the_dense_region() -> None:
     occs, binaries = fresh.estimator.occs, fresh.estimator.binaries.reshape(-1)
     assert binaries[occs == 0].all(), "cells not evaluated yet stay occupied"
     assert not binaries[(occs > 0) & (occs < 1e-2)].any()
+
+
+def _sphere_field(x: torch.Tensor, d: torch.Tensor, ray_indices: torch.Tensor) -> dict[str, torch.Tensor]:
+    inside = (x.norm(dim=-1) < 0.5).float()
+    z = torch.zeros(x.shape[0], device=x.device)
+    return {"sigma": 20 * inside, "rgb": (x + 1) / 2, "unc": z, "amb_aud": z, "amb_eye": z}
+
+
+@pytest.fixture()
+def fresh_extension_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that has not probed nerfacc's extension yet (the probe result is cached per process)."""
+    monkeypatch.setattr(samplers, "_NERFACC", samplers._ExtensionState())
+    monkeypatch.delenv("TALKZOO_NERFACC", raising=False)
+
+
+def test_auto_backend_falls_back_to_torch_on_cuda_when_the_extension_fails(
+    fresh_extension_state: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def broken_build() -> object:
+        calls.append(1)
+        raise RuntimeError("Error building extension 'nerfacc_cuda'\nnvcc fatal : Unsupported gpu architecture")
+
+    monkeypatch.setattr(samplers.torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as the probe sees
+    monkeypatch.setattr(samplers, "_load_nerfacc_extension", broken_build)
+    cuda = torch.device("cuda")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chosen = [samplers.marching_backend("auto", cuda) for _ in range(3)]
+    assert chosen == ["torch"] * 3
+    assert len(calls) == 1, "the extension is probed once per process, never rebuilt per batch"
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1, messages
+    assert "Unsupported gpu architecture" in messages[0], "the warning says why"
+    assert "nvcc" in messages[0] and "ninja" in messages[0], "and how to get the fast path"
+    assert samplers.marching_backend("torch", cuda) == "torch"
+    assert samplers.marching_backend("nerfacc", cuda) == "nerfacc"  # explicit choice: sample_nerfacc raises clearly
+
+
+def test_auto_backend_without_nvcc_and_on_cpu(fresh_extension_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never() -> object:
+        raise AssertionError("CPU rays must not trigger nerfacc's CUDA build")
+
+    monkeypatch.setattr(samplers, "_load_nerfacc_extension", never)
+    assert samplers.marching_backend("auto", torch.device("cpu")) == "torch"
+    monkeypatch.setattr(samplers.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(samplers, "_load_nerfacc_extension", lambda: None)  # nerfacc's answer when nvcc is missing
+    with pytest.warns(RuntimeWarning, match="no CUDA toolkit"):
+        assert samplers.marching_backend("auto", torch.device("cuda")) == "torch"
+    monkeypatch.setattr(samplers, "_NERFACC", samplers._ExtensionState())
+    monkeypatch.setenv("TALKZOO_NERFACC", "off")
+    assert samplers.nerfacc_cuda_status() == (False, "TALKZOO_NERFACC=off")
+
+
+def test_the_torch_path_has_no_per_ray_python_loop() -> None:
+    """Sampling + compositing run the same Python lines for 16 rays as for 4096: all per-ray work is in tensors."""
+    files = {samplers.__file__, volume.__file__, rays.__file__}
+
+    def python_lines(n_rays: int) -> int:
+        sampler = TorchGridSampler(resolution=16, n_samples=32)
+        sampler.estimator.binaries = torch.rand(1, 16, 16, 16, generator=torch.Generator().manual_seed(0)) < 0.5
+        generator = torch.Generator().manual_seed(n_rays)
+        rays_o = torch.randn(n_rays, 3, generator=generator) * 0.2 + torch.tensor([0.0, 0.0, -3.0])
+        rays_d = torch.nn.functional.normalize(-rays_o + torch.randn(n_rays, 3, generator=generator) * 0.1, dim=-1)
+        count = 0
+
+        def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+            nonlocal count
+            if event == "line" and frame.f_code.co_filename in files:
+                count += 1
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            out = render_rays(sampler.sample(rays_o, rays_d, stratified=True), rays_o, rays_d, _sphere_field)
+        finally:
+            sys.settrace(None)
+        assert out["color"].shape == (n_rays, 3) and out["samples"] > 0
+        return count
+
+    assert python_lines(16) == python_lines(4096) > 0
+
+
+def test_trunc_exp_is_finite_under_fp16_inputs() -> None:
+    x = torch.tensor([-100.0, -3.0, 0.0, 11.0, 20.0, 1e4], dtype=torch.float16, requires_grad=True)
+    y = activations.trunc_exp(x)
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+    torch.testing.assert_close(y[:4], torch.exp(x[:4].float()), rtol=1e-6, atol=0)
+    assert y[4] == y[5] == math.exp(15.0)  # truncated above 15, in fp32
+    (y * 1e-3).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()  # exp(15)·1e-3 fits fp16; larger products overflow
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = torch.nn.Linear(4, 1)(torch.full((3, 4), 10.0))[:, 0]
+        assert torch.isfinite(activations.trunc_exp(h * 100)).all()
 
 
 @pytest.mark.gpu

@@ -1,4 +1,4 @@
-"""One sampler interface over a nerfacc occupancy grid (ernerf.md §5, DESIGN.md §5).
+"""One sampler interface over a nerfacc occupancy grid (docs/ernerf.md, "Two samplers").
 
 - `NerfaccSampler` (CUDA): `OccGridEstimator.sampling` marches constant steps through occupied cells only and
   returns packed samples; at most `max_samples` per ray are kept (ER-NeRF's max_steps = 16).
@@ -6,11 +6,18 @@
   exit; samples whose midpoint lies in an empty occupancy cell are masked (never shaded, zero density).
 Both own the same `OccGridEstimator` (state-dict key `estimator.*`), updated the same way, so a checkpoint trained
 with one renders with the other.
+
+No CUDA build is ever required: `backend="auto"` marches with nerfacc on CUDA only when its CUDA extension builds
+and loads (nerfacc JIT-compiles it on first use, which needs nvcc and ninja); otherwise it warns once, saying why,
+and uses the torch path, which is fully vectorised (no per-ray Python loop) and runs on CUDA as well.
+`TALKZOO_NERFACC=off` skips the extension altogether.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +26,82 @@ from nerfacc import OccGridEstimator
 from torch import nn
 
 from talkzoo.zoo.rendering.rays import ray_aabb
+
+
+@dataclass
+class _ExtensionState:
+    """nerfacc's CUDA extension in this process: (available, reason) once probed; whether the fallback warned."""
+
+    status: tuple[bool, str] | None = None
+    warned: bool = False
+
+
+_NERFACC = _ExtensionState()
+
+
+def _load_nerfacc_extension() -> object:
+    """Import nerfacc's compiled CUDA module (JIT-compiled on first use: minutes); None when nerfacc found no nvcc."""
+    from nerfacc.cuda._backend import _C  # importing it starts the JIT build: only when CUDA marching is asked for
+
+    return _C
+
+
+def _probe_nerfacc_cuda() -> tuple[bool, str]:
+    if os.environ.get("TALKZOO_NERFACC", "").strip().lower() in ("0", "off", "false", "no"):
+        return False, "TALKZOO_NERFACC=off"
+    if not torch.cuda.is_available():
+        return False, "CUDA is not available"
+    try:
+        extension = _load_nerfacc_extension()
+    except Exception as exc:  # noqa: BLE001 - any build or load failure (compiler error, ABI mismatch) means "no"
+        return False, f"nerfacc's CUDA extension failed to build or load ({type(exc).__name__}: {_gist(str(exc))})"
+    if extension is None:
+        return False, "nerfacc found no CUDA toolkit (nvcc) to build its CUDA extension"
+    return True, "nerfacc's CUDA extension is loaded"
+
+
+def _gist(message: str) -> str:
+    """First line of a build log plus its first compiler error line (the log itself can be pages long)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    error = next((line for line in lines[1:] if "error" in line.lower() or "fatal" in line.lower()), None)
+    return (lines[0][:200] + (f" … {error[:300]}" if error else "")).rstrip(":")
+
+
+def nerfacc_cuda_status() -> tuple[bool, str]:
+    """(available, reason) of nerfacc's CUDA extension, probed once per process (the first probe on a CUDA machine
+    compiles the extension when it is not built yet)."""
+    if _NERFACC.status is None:
+        _NERFACC.status = _probe_nerfacc_cuda()
+    return _NERFACC.status
+
+
+def fallback_message(reason: str) -> str:
+    """The one warning printed when `backend="auto"` falls back to the torch sampler on CUDA."""
+    cuda = torch.version.cuda or "?"
+    return (
+        f"nerfacc's occupancy-grid marching is unavailable: {reason}. The torch sampler is used on CUDA instead "
+        f"(vectorised, correct, slower). For the fast path install a CUDA toolkit whose nvcc matches torch's CUDA "
+        f"({cuda}) and ninja, put nvcc on PATH, and start again: nerfacc compiles its extension on first use "
+        "(a few minutes, once)."
+    )
+
+
+def marching_backend(backend: str, device: torch.device) -> str:
+    """The sampler that `backend` ('auto', 'torch', 'nerfacc') uses for rays on `device`: 'nerfacc' or 'torch'.
+    'auto' takes nerfacc on CUDA when its extension is available, else the torch path (one warning per process)."""
+    if backend != "auto":
+        return backend
+    if device.type != "cuda":
+        return "torch"
+    available, reason = nerfacc_cuda_status()
+    if available:
+        return "nerfacc"
+    if not _NERFACC.warned:
+        _NERFACC.warned = True
+        warnings.warn(fallback_message(reason), RuntimeWarning, stacklevel=3)
+    return "torch"
 
 
 @dataclass
@@ -53,8 +136,8 @@ class GridSampler(nn.Module):
         warmup_steps: full-grid updates before this step (ER-NeRF updates every cell: use a large number).
         eval_chunk: points per density evaluation during an update.
         n_samples: samples per ray of the torch path (fixed count). max_samples: cap per ray of the nerfacc path
-        (ER-NeRF's max_steps = 16; None = no cap). backend: 'auto' (nerfacc for CUDA rays, torch otherwise),
-        'torch' or 'nerfacc'.
+        (ER-NeRF's max_steps = 16; None = no cap). backend: 'auto' (nerfacc for CUDA rays when its CUDA
+        extension is available, else torch with one warning; torch on CPU), 'torch' or 'nerfacc'.
     """
 
     def __init__(
@@ -129,8 +212,9 @@ class GridSampler(nn.Module):
         return inside & binaries[cell[..., 0], cell[..., 1], cell[..., 2]]
 
     def sample(self, rays_o: torch.Tensor, rays_d: torch.Tensor, stratified: bool) -> RaySamples:
-        """rays_o, rays_d [R, 3] (unit directions) → RaySamples; `backend` 'auto' marches with nerfacc on CUDA."""
-        if self.backend == "nerfacc" or (self.backend == "auto" and rays_o.is_cuda):
+        """rays_o, rays_d [R, 3] (unit directions) → RaySamples; `backend` 'auto' marches with nerfacc on CUDA when
+        its extension is available (see `marching_backend`), else with the torch path."""
+        if marching_backend(self.backend, rays_o.device) == "nerfacc":
             return self.sample_nerfacc(rays_o, rays_d, stratified)
         return self.sample_torch(rays_o, rays_d, stratified)
 
@@ -155,7 +239,10 @@ class GridSampler(nn.Module):
         """nerfacc 0.5.3 marching (CUDA only): constant steps through occupied cells, packed, ≤ max_samples a ray."""
         if not rays_o.is_cuda:
             raise RuntimeError("nerfacc's occupancy-grid marching is CUDA-only; use TorchGridSampler on CPU")
-        import nerfacc
+        available, reason = nerfacc_cuda_status()
+        if not available:
+            raise RuntimeError(f"sampler backend 'nerfacc' needs nerfacc's CUDA extension: {reason}; use 'auto'")
+        import nerfacc  # optional CUDA path (the CPU path never imports it)
 
         t_min, t_max, _ = ray_aabb(rays_o, rays_d, self.march_aabb, self.near)
         ray_indices, t_starts, t_ends = self.estimator.sampling(
