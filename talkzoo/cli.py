@@ -5,7 +5,9 @@
     talkzoo recipes
     talkzoo fit|validate|test|predict --config RECIPE|FILE [--data.* ...] [--trainer.* ...]
     talkzoo generate --method NAME --speaker S --audio A --out O.mp4 [--run-dir DIR]
+    talkzoo serve --run-dir DIR --speaker S [--method NAME] [--host H] [--port P] [--max-sessions N] [--token T]
     talkzoo bench [--out bench.json] [--only NAMES] [--quick]
+    talkzoo avatar VIDEO --out DIR [--methods a,b] [--budget fast|cpu|gpu|FILE] [--audio A ...] [--verbose]
     talkzoo demo [--fast] [--out DIR]
 
 Errors a user can cause end with one line naming the cause and the fix and a non-zero exit; `--debug` (anywhere
@@ -32,12 +34,19 @@ def _synth(argv: Sequence[str]) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration in seconds (default 20)")
     parser.add_argument("--size", type=int, default=512, help="square frame size in pixels (default 512)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the motion (default 0)")
+    parser.add_argument(
+        "--style",
+        choices=("easy", "hard"),
+        default="easy",
+        help="easy: the photo warped in 2-D (default); hard: a textured 3-D head turning out of plane (yaw ±25°), "
+        "moving light, textured background, sensor noise, H.264 at crf 23",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.size < 32:
         raise UserError(f"--seconds must be > 0 and --size ≥ 32 (got {args.seconds}, {args.size})")
     from talkzoo.datamodules.synthetic import synthesize
 
-    out = synthesize(args.out, seconds=args.seconds, size=args.size, seed=args.seed, progress=True)
+    out = synthesize(args.out, seconds=args.seconds, size=args.size, seed=args.seed, progress=True, style=args.style)
     print(f"wrote {out / 'raw.mp4'} and {out / 'speaker'}")
     return 0
 
@@ -62,16 +71,31 @@ def _validate_speaker(argv: Sequence[str]) -> int:
 
 def _demo(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="talkzoo demo", description="The main job, end to end on the embedded synthetic speaker (offline)."
+        prog="talkzoo demo",
+        description="`talkzoo avatar` on the embedded synthetic speaker (offline): synthesise a talking video, then "
+        "preprocess, train every method, generate, evaluate and write report.html.",
     )
-    parser.add_argument("--fast", action="store_true", help="smaller speaker and budget (minutes on 2 cores)")
-    parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo); resumable")
+    parser.add_argument("--fast", action="store_true", help="the `fast` budget: a smaller video, minutes on 2 cores")
+    parser.add_argument("--budget", default=None, help="a budget name or YAML file with a `demo:` section")
+    parser.add_argument("--out", default=None, help="output folder (default outputs/demo, --fast: outputs/demo_fast)")
+    parser.add_argument("--methods", default=None, help="comma-separated registered methods (default: all)")
     parser.add_argument("--pictures", default=None, help="also copy the PNGs here (the README's: docs/images)")
+    parser.add_argument("--verbose", action="store_true", help="show every library's own output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from talkzoo.pipelines.demo import run_demo
 
-    run_demo(args.out, fast=args.fast, pictures=args.pictures)
+    out = args.out or ("outputs/demo_fast" if args.fast and args.budget is None else "outputs/demo")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    run_demo(out, fast=args.fast, budget=args.budget, methods=methods, verbose=args.verbose,
+             progress=not args.quiet, pictures=args.pictures)  # fmt: skip
     return 0
+
+
+def _avatar(argv: Sequence[str]) -> int:
+    from talkzoo.pipelines.avatar import main as avatar_main
+
+    return avatar_main(argv)
 
 
 def _bench(argv: Sequence[str]) -> int:
@@ -101,6 +125,9 @@ def _preprocess(argv: Sequence[str]) -> int:
     parser.add_argument("--hubert-model", default=None, help="HuBERT weights: Hugging Face id or local folder")
     parser.add_argument("--workers", type=int, default=2, help="threads for decoding and image encoding (default 2)")
     parser.add_argument("--focal", type=float, default=0.0, help="pinhole focal in pixels (default 2.5 × size)")
+    parser.add_argument(
+        "--val-seconds", type=float, default=None, help="held-out seconds at the end (default: the last 1/11)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from talkzoo.datamodules.preprocess import PreprocessConfig, preprocess
@@ -115,7 +142,8 @@ def _preprocess(argv: Sequence[str]) -> int:
             "--workers ≥ 1"
         )
     models = {k: v for k, v in (("wav2vec2", args.wav2vec2_model), ("hubert", args.hubert_model)) if v}
-    config = PreprocessConfig(args.size, args.fps, features, models, workers=args.workers, focal=args.focal)
+    config = PreprocessConfig(args.size, args.fps, features, models, workers=args.workers, focal=args.focal,
+                              val_seconds=args.val_seconds)  # fmt: skip
     result = preprocess(args.video, args.out, config, progress=not args.quiet)
     done = f"ran {', '.join(result.ran)}" if result.ran else "nothing to do"
     print(f"wrote {result.root} ({done}; skipped {len(result.skipped)} finished step(s))")
@@ -171,6 +199,12 @@ def _evaluate(argv: Sequence[str]) -> int:
     return evaluate_main(list(argv))
 
 
+def _serve(argv: Sequence[str]) -> int:
+    from talkzoo.serve.command import main as serve_main  # aiortc / aiohttp load only for this command
+
+    return serve_main(argv)
+
+
 def _lightning(argv: Sequence[str]) -> int:
     from talkzoo.pipelines.train import run_lightning_cli
     from talkzoo.recipes import resolve_config_args
@@ -195,8 +229,10 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "fit": (_lightning, "train a recipe: talkzoo fit --config RECIPE [--config PRESET ...]"),
     "generate": (_generate, "new audio -> video: talkzoo generate --method NAME --speaker S --audio A --out O"),
     "evaluate": (_evaluate, "score a video against a speaker: talkzoo evaluate PRED.mp4 SPEAKER [--out metrics.json]"),
+    "serve": (_serve, "a trained avatar live over WebRTC: talkzoo serve --run-dir DIR --speaker S [--method NAME]"),
     "bench": (_bench, "the performance suite: talkzoo bench [--out bench.json] [--only a,b] [--quick]"),
-    "demo": (_demo, "the main job on the embedded synthetic speaker: talkzoo demo [--fast] [--out DIR]"),
+    "avatar": (_avatar, "a video -> trained avatars + report.html: talkzoo avatar VIDEO --out DIR [--budget fast]"),
+    "demo": (_demo, "talkzoo avatar on the embedded synthetic speaker: talkzoo demo [--fast] [--out DIR]"),
     "test": (_lightning, "test a recipe (LightningCLI)"),
     "predict": (_lightning, "predict with a recipe (LightningCLI)"),
 }

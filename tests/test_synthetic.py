@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from talkzoo.datamodules.media import probe_video, read_audio
 from talkzoo.datamodules.speaker import ARRAYS, NUM_LANDMARKS, PARSING_LABELS, Speaker
 from talkzoo.datamodules.synthetic import animate, clip_audio, synthesize
+from talkzoo.datamodules.synthetic.camera import pose_matrix, rotation_matrix
+from talkzoo.datamodules.synthetic.face_mesh import eye_loops, mouth_loop
+from talkzoo.datamodules.synthetic.hard_render import REST_LIGHT, HardRenderer, Posed
 from talkzoo.datamodules.synthetic.mesh_indices import EYES, LIP_POINTS
 from talkzoo.datamodules.synthetic.portrait import build_portrait
-from talkzoo.datamodules.synthetic.render import Renderer
+from talkzoo.datamodules.synthetic.rasterize import Raster
+from talkzoo.datamodules.synthetic.render import FrameParams, FrameTruth, Renderer
+from talkzoo.datamodules.synthetic.scene import GROUP_EYE, GROUP_MOUTH
 from talkzoo.datamodules.validate import validate_speaker
 
 SECONDS, SIZE, FPS = 3.0, 64, 25
@@ -173,3 +179,184 @@ def test_mediapipe_tracks_the_synthetic_face(tmp_path: Path) -> None:
     assert result["error_px_lips"] < 2.0 and result["error_iod_pct_lips"] < 5.0
     assert result["error_px_all"] < 2.5
     assert result["lip_gap_corr"] > 0.8
+
+
+# ---- the hard style: a textured 3-D head ------------------------------------------------------------------------
+HARD_SIZE, HARD_SECONDS = 64, 2.0
+HARD_T = int(round(HARD_SECONDS * FPS))
+
+
+@pytest.fixture(scope="module")
+def hard_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`talkzoo synth --style hard` output (through the CLI): 64², 2 s, seed 8 (its head turns ±24° in 4 s)."""
+    from talkzoo.cli import main
+
+    out = tmp_path_factory.mktemp("synthetic_hard")
+    args = ["synth", str(out), "--seconds", str(HARD_SECONDS), "--size", str(HARD_SIZE), "--seed", "8"]
+    assert main([*args, "--style", "hard"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def hard_renderer() -> HardRenderer:
+    return HardRenderer(build_portrait(256))
+
+
+def _hard_frame(
+    renderer: HardRenderer, yaw_deg: float, pitch_deg: float = 0.0, face: np.ndarray | None = None
+) -> tuple[FrameParams, FrameTruth, Posed, Raster, np.ndarray]:
+    """(params, truth, posed, raster, image) of one hard frame at the rest translation, rest light."""
+    pose = pose_matrix(rotation_matrix(np.deg2rad(yaw_deg), np.deg2rad(pitch_deg), 0.0), renderer.p.anchor)
+    params = FrameParams(np.zeros(5) if face is None else face, pose, np.zeros(2))
+    truth = renderer.ground_truth(params)
+    image, _, raster = renderer.render_clean(params, truth, REST_LIGHT)
+    return params, truth, renderer.pose_vertices(params, truth), raster, image
+
+
+def test_hard_speaker_is_valid_with_exact_geometry(hard_output: Path) -> None:
+    from talkzoo.cli import main
+
+    assert main(["validate", str(hard_output / "speaker")]) == 0
+    speaker = Speaker(hard_output / "speaker")
+    assert speaker.meta.provenance["synth"]["params"]["style"] == "hard"
+    for name, (shape, dtype) in ARRAYS.items():
+        array = speaker.array(name)
+        assert array.shape == (HARD_T, *shape) and array.dtype == np.dtype(dtype), name
+    projected = _project(speaker, np.asarray(speaker.canonical))
+    landmarks = np.asarray(speaker.landmarks, dtype=np.float64)
+    np.testing.assert_allclose(projected[..., :2], landmarks[..., :2], atol=1e-3)
+    info = probe_video(hard_output / "raw.mp4")
+    assert (info.video_codec, info.num_frames, info.width) == ("h264", HARD_T, HARD_SIZE)
+    background = speaker.background().astype(np.float64)
+    assert background.std(axis=(0, 1)).mean() > 10  # a textured plate, not a flat colour
+
+
+def test_hard_same_seed_is_identical(hard_output: Path, tmp_path: Path) -> None:
+    synthesize(tmp_path, seconds=HARD_SECONDS, size=HARD_SIZE, seed=8, progress=False, style="hard")
+    again, first = Speaker(tmp_path / "speaker"), Speaker(hard_output / "speaker")
+    for name in ARRAYS:
+        np.testing.assert_array_equal(again.array(name), first.array(name), err_msg=name)
+    for index in (0, HARD_T - 1):  # the sensor noise is seeded by (seed, frame) too
+        np.testing.assert_array_equal(again.frame(index), first.frame(index))
+        np.testing.assert_array_equal(again.parsing(index), first.parsing(index))
+    np.testing.assert_array_equal(again.background(), first.background())
+
+
+def test_hard_parsing_and_torso_agree_with_the_frames(hard_output: Path) -> None:
+    speaker = Speaker(hard_output / "speaker")
+    plate = speaker.background().astype(np.float64)
+    for index in (0, HARD_T // 2, HARD_T - 1):
+        labels, frame = speaker.parsing(index), speaker.frame(index).astype(np.float64)
+        assert set(np.unique(labels)) == set(PARSING_LABELS.values()), index
+        inner_bg = cv2.erode((labels == 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        person = cv2.erode((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        # background pixels are the plate plus sensor noise (σ ≈ 2.5) and JPEG; person pixels are not the plate
+        assert np.abs(frame[inner_bg] - plate[inner_bg]).mean() < 6, index
+        assert np.abs(frame[person] - plate[person]).mean() > 25, index
+        torso = speaker.torso(index)
+        body = (labels == PARSING_LABELS["neck"]) | (labels == PARSING_LABELS["torso"])
+        assert ((torso[..., 3] > 0) == body).all()
+        # the face's landmarks land on head pixels (a few on the jaw line may fall on the neck)
+        lm = np.round(np.asarray(speaker.landmarks)[index, :468, :2]).astype(int).clip(0, HARD_SIZE - 1)
+        assert (labels[lm[:, 1], lm[:, 0]] == PARSING_LABELS["head"]).mean() > 0.95
+
+
+def test_hard_head_turns_out_of_plane() -> None:
+    renderer = HardRenderer(build_portrait(SIZE))
+    wave, frames = clip_audio(10.0)
+    anim = animate(renderer, wave, frames, seed=0, style="hard")
+    rot = anim.pose[:, :3, :3]
+    yaw = np.degrees(np.arctan2(rot[:, 0, 2], rot[:, 2, 2]))
+    pitch = np.degrees(np.arcsin(-rot[:, 1, 2]))
+    assert yaw.min() < -20 and yaw.max() > 20 and yaw.max() <= 25.01 and yaw.min() >= -25.01
+    assert pitch.min() < -10 and pitch.max() > 10
+    assert anim.light is not None and np.degrees(np.arccos(np.clip(anim.light @ anim.light[0], -1, 1))).max() > 5
+    easy = animate(Renderer(build_portrait(SIZE)), wave, frames, seed=0)
+    np.testing.assert_array_equal(anim.face[:, :3], easy.face[:, :3])  # the same audio-driven mouth
+
+
+def test_hard_turn_hides_the_far_side_of_the_face(hard_renderer: HardRenderer) -> None:
+    """A 2-D warp never hides a landmark; a turned 3-D head hides the far side of its face behind the near one."""
+    nose_x = {}
+    hidden = {}
+    for yaw in (-20.0, 0.0, 20.0):
+        _, truth, posed, raster, _ = _hard_frame(hard_renderer, yaw)
+        depth = hard_renderer.depth_buffer(posed, raster)
+        pix = np.round(truth.landmarks[:468, :2]).astype(int)
+        z = posed.camera[:468, 2]
+        hidden[yaw] = depth[pix[:, 1], pix[:, 0]] < z - 0.03 * hard_renderer.p.size  # something well in front
+        nose_x[yaw] = truth.landmarks[1, 0]
+        xs = truth.landmarks[:468, 0]
+        if yaw != 0:  # hidden points lie on the side the face turns toward (positive yaw: image left)
+            side = np.sign(xs[hidden[yaw]] - nose_x[yaw])
+            assert (side == -np.sign(yaw)).mean() > 0.8, yaw
+    # measured: 0.4% (frontal: pixel rounding on the nose's steep sides), 3.0% / 3.6% of the 468 points at ±20°
+    assert hidden[0.0].mean() < 0.01
+    assert min(hidden[20.0].mean(), hidden[-20.0].mean()) > max(0.02, 4 * hidden[0.0].mean())
+
+
+def test_hard_turn_is_seen_by_mediapipe_and_flips_when_mirrored(hard_renderer: HardRenderer) -> None:
+    import mediapipe as mp
+
+    rest = hard_renderer.p.landmarks[:468]
+
+    def seen_yaw(image: np.ndarray) -> float:
+        """Yaw (degrees) of the rotation that best maps the rest mesh onto MediaPipe's 3-D landmarks (Kabsch)."""
+        with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as mesh:
+            result = mesh.process(np.ascontiguousarray(image))
+        assert result.multi_face_landmarks, "no face found"
+        size = image.shape[0]
+        pts = np.array([[p.x * size, p.y * size, p.z * size] for p in result.multi_face_landmarks[0].landmark])[:468]
+        a, b = pts - pts.mean(0), rest - rest.mean(0)
+        u, _, vt = np.linalg.svd(a.T @ b)
+        rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+        return float(np.degrees(np.arctan2(rot[0, 2], rot[2, 2])))
+
+    image = _hard_frame(hard_renderer, 20.0)[-1]
+    frontal = _hard_frame(hard_renderer, 0.0)[-1]
+    # measured: +17.4° seen for +20°, −19.5° for its mirror image, 0.7° for the frontal frame
+    assert 12 < seen_yaw(image) < 28
+    assert -28 < seen_yaw(image[:, ::-1]) < -12
+    assert abs(seen_yaw(frontal)) < 4
+    assert np.abs(image.astype(int) - image[:, ::-1].astype(int)).mean() > 10
+
+
+def test_hard_eyelids_cover_the_eyes_and_the_mouth_opens_onto_teeth(hard_renderer: HardRenderer) -> None:
+    scene = hard_renderer.scene
+    eye_parts, mouth_parts = scene.group == GROUP_EYE, scene.group == GROUP_MOUTH
+    hw = hard_renderer.fields.half_width
+
+    def share(face: np.ndarray, loops: tuple, parts: np.ndarray) -> tuple[float, int]:
+        """(share of the pixels inside the rest-pose openings drawn by `parts`, pixel count) at a frontal pose."""
+        _, truth, _, raster, _ = _hard_frame(hard_renderer, 0.0, face=face)
+        mask = np.zeros(raster.triangle.shape, np.uint8)
+        for loop in loops:
+            cv2.fillPoly(mask, [np.round(truth.landmarks[list(loop), :2]).astype(np.int32)], 1)
+        drawn = parts[np.maximum(raster.triangle, 0)] & raster.covered
+        inside = mask > 0
+        return float(drawn[inside].mean()), int((drawn & inside).sum())
+
+    open_eyes, _ = share(np.zeros(5), eye_loops(), eye_parts)
+    closed_eyes, _ = share(np.array([0, 0, 0, 1.0, 1.0]), eye_loops(), eye_parts)
+    # measured 0.72 open (the lid line's own pixels are lid) and 0.0 closed: the lids' skin covers the eyeballs
+    assert open_eyes > 0.5 and closed_eyes < 0.05
+    _, closed_mouth = share(np.zeros(5), (mouth_loop(),), mouth_parts)
+    _, open_mouth = share(np.array([0.4 * hw, 0.05 * hw, 0, 0, 0]), (mouth_loop(),), mouth_parts)
+    assert open_mouth > 1.5 * closed_mouth > 0  # the teeth show at rest; opening reveals more of the mouth
+
+
+def test_mediapipe_tracks_the_hard_face(tmp_path: Path) -> None:
+    from talkzoo.datamodules.synthetic.tracking import track
+
+    synthesize(tmp_path, seconds=4.0, size=256, seed=2, progress=False, style="hard")
+    speaker = Speaker(tmp_path / "speaker")
+    rot = np.asarray(speaker.pose, dtype=np.float64)[:, :3, :3]
+    yaw = np.degrees(np.arctan2(rot[:, 0, 2], rot[:, 2, 2]))
+    assert yaw.min() < -20 and yaw.max() > 20  # the clip really turns (seed 2: ±24°)
+    truth = np.asarray(speaker.landmarks, dtype=np.float64)[..., :2]
+    detected, found = track(tmp_path / "raw.mp4")
+    error = np.linalg.norm(detected - truth, axis=2)[found]
+    # measured (256², 4 s, seed 2, crf 23): 100% found, median 1.1 px, lips mean 1.7 px
+    assert found.mean() >= 0.95
+    assert np.median(error) < 1.5
+    assert error[:, list(LIP_POINTS)].mean() < 3.0

@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter1d
 
 MOUTH_LEAD_FRAMES = 1  # the mouth moves ~40 ms before the sound, as real mouths do
 HEAD_LIMITS_DEG = (12.0, 8.0, 5.0)  # yaw, pitch, roll
+HARD_HEAD_LIMITS_DEG = (25.0, 15.0, 8.0)  # the hard style's larger, out-of-plane turns
 HEAD_SHIFT = (4.0, 3.0, 6.0)  # x, y, z translation limits at 512² (scaled with the size)
 SWAY_LAG_S = 0.3
 SWAY_GAIN = 0.35
@@ -112,9 +113,16 @@ class HeadTrack:
     shift: np.ndarray
 
 
-def head_track(num_frames: int, fps: float, rng: np.random.Generator, size: int) -> HeadTrack:
-    """Smooth random head rotation (±12°, ±8°, ±5°) and translation (a few pixels, scaled to the size)."""
-    angles = np.stack([np.deg2rad(lim) * smooth_noise(num_frames, fps, rng) for lim in HEAD_LIMITS_DEG], axis=1)
+def head_track(
+    num_frames: int,
+    fps: float,
+    rng: np.random.Generator,
+    size: int,
+    limits_deg: tuple[float, float, float] = HEAD_LIMITS_DEG,
+) -> HeadTrack:
+    """Smooth random head rotation (yaw, pitch, roll within ±limits_deg; default ±12°, ±8°, ±5°) and translation
+    (a few pixels, scaled to the size)."""
+    angles = np.stack([np.deg2rad(lim) * smooth_noise(num_frames, fps, rng) for lim in limits_deg], axis=1)
     shift = np.stack([lim * size / 512 * smooth_noise(num_frames, fps, rng) for lim in HEAD_SHIFT], axis=1)
     return HeadTrack(angles=angles, shift=shift)
 
@@ -126,3 +134,16 @@ def sway_track(head_offset: np.ndarray, fps: float, rng: np.random.Generator, si
     delayed = np.concatenate([np.repeat(head_offset[:1], lag, axis=0), head_offset[: len(head_offset) - lag]])
     drift = np.stack([smooth_noise(len(head_offset), fps, rng, 0.1, 0.4) for _ in range(2)], axis=1)
     return SWAY_GAIN * delayed + 1.5 * size / 512 * drift
+
+
+def light_track(num_frames: int, fps: float, rng: np.random.Generator, rest: np.ndarray) -> np.ndarray:
+    """[T, 3] unit vectors toward a slowly moving light (camera axes): the rest direction rest [3] swung by up to
+    ±35° sideways and ±15° up and down, at 0.03–0.1 Hz."""
+    yaw = np.deg2rad(35.0) * smooth_noise(num_frames, fps, rng, 0.03, 0.1)
+    pitch = np.deg2rad(15.0) * smooth_noise(num_frames, fps, rng, 0.03, 0.1)
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    x, y, z = rest
+    x1, z1 = cy * x + sy * z, -sy * x + cy * z  # about the camera's y axis
+    y2, z2 = cp * y - sp * z1, sp * y + cp * z1  # about the camera's x axis
+    out = np.stack([x1, y2, z2], axis=1)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)

@@ -46,7 +46,7 @@ def _quiet_mediapipe() -> None:
 def detect_photo() -> PhotoDetection:
     """Face mesh (FaceMesh static, refine_landmarks) and selfie segmentation of the crop at WORK_SIZE."""
     _quiet_mediapipe()
-    import mediapipe as mp
+    import mediapipe as mp  # heavy (TensorFlow Lite): on first use, after the logging variables are set
 
     image = cropped_photo(WORK_SIZE)
     with mp.solutions.face_mesh.FaceMesh(

@@ -46,6 +46,35 @@ class FrameTruth:
     teeth_edge: np.ndarray
 
 
+class TruthModel:
+    """Exact ground truth of one portrait's frames (shared by the easy and the hard renderer): the rest mesh
+    deformed by the face fields, moved by the pose, projected."""
+
+    def __init__(self, portrait: Portrait, fields: FaceFields) -> None:
+        self.p = portrait
+        self.camera = portrait.camera
+        self.landmark_basis = fields.basis(portrait.landmarks[:, :2])  # [5, 478, 2]
+        lower = portrait.landmarks[list(LOWER_INNER_LIP), :2]
+        self.teeth_rest = fields.teeth_edge(lower)
+        self.teeth_basis = fields.basis(self.teeth_rest)
+        self.teeth_depth = portrait.depth[list(LOWER_INNER_LIP)]
+
+    def __call__(self, params: FrameParams) -> FrameTruth:
+        p, cam = self.p, self.camera
+        disp = np.tensordot(params.face, self.landmark_basis, axes=1)  # [478, 2]
+        canonical = p.canonical.copy()
+        canonical[:, :2] += disp * (p.depth / cam.focal)[:, None]
+        cam_pts = transform(params.pose, canonical)
+        t = params.pose[:3, 3]
+        landmarks = np.concatenate([cam.project(cam_pts), cam_pts[:, 2:3] - t[2]], axis=1)
+        teeth = self.teeth_rest + np.tensordot(params.face, self.teeth_basis, axes=1)
+        teeth_can = cam.unproject(teeth, self.teeth_depth) - p.anchor
+        teeth_img = cam.project(transform(params.pose, teeth_can))
+        shoulder_cam = cam.unproject(p.shoulders + params.sway, t[2])
+        shoulders = (shoulder_cam - t) @ params.pose[:3, :3]  # Rᵀ (X − t), row-vector form
+        return FrameTruth(landmarks, canonical, shoulders, disp, teeth_img)
+
+
 class Renderer:
     """Precomputes the face fields on the face box and renders frames of one portrait."""
 
@@ -54,11 +83,7 @@ class Renderer:
         size = portrait.size
         self.camera = portrait.camera
         self.fields = FaceFields.from_landmarks(portrait.landmarks, size)
-        self.landmark_basis = self.fields.basis(portrait.landmarks[:, :2])  # [5, 478, 2]
-        lower = portrait.landmarks[list(LOWER_INNER_LIP), :2]
-        self.teeth_rest = self.fields.teeth_edge(lower)
-        self.teeth_basis = self.fields.basis(self.teeth_rest)
-        self.teeth_depth = portrait.depth[list(LOWER_INNER_LIP)]
+        self.truth = TruthModel(portrait, self.fields)
 
         self.box = self.fields.support_box(size)
         x0, y0, x1, y1 = self.box
@@ -90,19 +115,7 @@ class Renderer:
 
     # ---- ground truth -------------------------------------------------------------------------------------------
     def ground_truth(self, params: FrameParams) -> FrameTruth:
-        p, cam = self.p, self.camera
-        disp = np.tensordot(params.face, self.landmark_basis, axes=1)  # [478, 2]
-        canonical = p.canonical.copy()
-        canonical[:, :2] += disp * (p.depth / cam.focal)[:, None]
-        cam_pts = transform(params.pose, canonical)
-        t = params.pose[:3, 3]
-        landmarks = np.concatenate([cam.project(cam_pts), cam_pts[:, 2:3] - t[2]], axis=1)
-        teeth = self.teeth_rest + np.tensordot(params.face, self.teeth_basis, axes=1)
-        teeth_can = cam.unproject(teeth, self.teeth_depth) - p.anchor
-        teeth_img = cam.project(transform(params.pose, teeth_can))
-        shoulder_cam = cam.unproject(p.shoulders + params.sway, t[2])
-        shoulders = (shoulder_cam - t) @ params.pose[:3, :3]  # Rᵀ (X − t), row-vector form
-        return FrameTruth(landmarks, canonical, shoulders, disp, teeth_img)
+        return self.truth(params)
 
     # ---- pixels -------------------------------------------------------------------------------------------------
     def backward_map(self, params: FrameParams) -> np.ndarray:

@@ -18,7 +18,7 @@ def track(video: Path) -> tuple[np.ndarray, np.ndarray]:
     """MediaPipe FaceMesh (tracking mode, refine_landmarks) on every frame: (landmarks float64 [T, 478, 2] in
     pixels, NaN where no face; found bool [T])."""
     os.environ.setdefault("GLOG_minloglevel", "2")
-    import mediapipe as mp
+    import mediapipe as mp  # heavy (TensorFlow Lite): on first use, after the logging variable is set
 
     found, points = [], []
     with mp.solutions.face_mesh.FaceMesh(
