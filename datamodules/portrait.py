@@ -3,7 +3,7 @@
 Item (H, W = the render size):
     condition  float32 [3, H, W]  condition image in [0, 1]: ground-truth canonical mesh + shoulders projected with
                                   the frame's pose (talkzoo.zoo.portrait.condition, the same code as inference)
-    reference  float32 [3, H, W]  the reference frame (one fixed train frame) in [0, 1]
+    reference  float32 [3, H, W]  the reference image in [0, 1]: one fixed train frame, or the mean train frame
     image      float32 [3, H, W]  the target frame in [0, 1]
     mouth      float32 [1, H, W]  1 inside the box around the projected lips (padded by half its size), else 0
     index      int64   []         the frame's index in the speaker (TPE ids come from it via zoo.portrait.tpe_index)
@@ -47,11 +47,11 @@ class PortraitDataset(LazySpeakerDataset):
     """Frames `frames` of one speaker at (height, width); arrays memmapped lazily per worker."""
 
     def __init__(
-        self, root: str, frames: list[int], height: int, width: int, reference_frame: int, thickness: int
+        self, root: str, frames: list[int], height: int, width: int, reference: np.ndarray, thickness: int
     ) -> None:
         self.root, self.frames = str(root), list(frames)
         self.height, self.width = height, width
-        self.reference_frame, self.thickness = reference_frame, thickness
+        self.reference_image, self.thickness = reference, thickness
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -60,10 +60,9 @@ class PortraitDataset(LazySpeakerDataset):
         return speaker_camera(self.speaker).scaled(self.height, self.width)
 
     def reference(self) -> torch.Tensor:
-        """float32 [3, H, W]: the reference frame (read once per worker)."""
+        """float32 [3, H, W]: the reference image (converted once per worker)."""
         if "reference" not in self._cache:
-            image = resize_image(self.speaker.frame(self.reference_frame), self.height, self.width)
-            self._cache["reference"] = _chw(image)
+            self._cache["reference"] = _chw(self.reference_image)
         return self._cache["reference"]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -96,6 +95,9 @@ class PortraitDataModule(SplitDataModule):
         size: render size: an int (height; width keeps the aspect), [height, width], or None (the speaker's size).
             The generator needs both divisible by 2^num_downs.
         reference_frame: the train frame used as the reference image (MODA: a random train frame).
+        reference: "frame" (that train frame, MODA) or "mean" (the mean of up to 250 evenly spaced train frames: on a
+            head that turns and is lit differently from frame to frame, one frame's pose and light are far from most
+            frames; docs/moda.md, "Renderer on real video").
         thickness: contour line width in pixels (None: 2 px at 512, scaled, at least 1).
         batch_size, num_workers, pin_memory: DataLoader settings. shuffle: shuffle the train frames (seeded).
         val_limit: validate on the first N val frames only (None: all). seed: fixes the train order.
@@ -110,6 +112,7 @@ class PortraitDataModule(SplitDataModule):
         speaker: str,
         size: int | list[int] | None = 512,
         reference_frame: int = 0,
+        reference: str = "frame",
         thickness: int | None = None,
         batch_size: int = 4,
         num_workers: int = 0,
@@ -146,10 +149,17 @@ class PortraitDataModule(SplitDataModule):
         height, width = target_size(hp.size, speaker.meta.height, speaker.meta.width)
         self.camera, self.render_size, self.num_train = speaker_camera(speaker), (height, width), len(train)
         self.thickness = default_thickness(height) if hp.thickness is None else int(hp.thickness)
-        common = dict(height=height, width=width, reference_frame=hp.reference_frame, thickness=self.thickness)
+        if hp.reference not in ("frame", "mean"):
+            raise UserError(f"data.reference = {hp.reference!r}: use frame or mean")
+        if hp.reference == "mean":
+            picks = np.unique(np.linspace(0, len(train) - 1, min(250, len(train))).round().astype(int))
+            total = sum(resize_image(speaker.frame(train[i]), height, width).astype(np.float64) for i in picks)
+            reference = np.round(total / len(picks)).astype(np.uint8)
+        else:
+            reference = resize_image(speaker.frame(train[hp.reference_frame]), height, width)
+        common = dict(height=height, width=width, reference=reference, thickness=self.thickness)
         self.train_set = PortraitDataset(self.speaker, train, **common)
         self.val_set = PortraitDataset(self.speaker, val, **common)
-        reference = resize_image(speaker.frame(hp.reference_frame), height, width)  # as PortraitDataset.reference
         self.infos = [describe_speaker(speaker, (height, width), reference=reference, thickness=self.thickness)]
 
     def train_sampler(self, dataset: PortraitDataset) -> Sampler:

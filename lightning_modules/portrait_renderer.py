@@ -53,6 +53,8 @@ class PortraitRenderer(SpeakerModule):
         lr, betas: Adam for both networks (MODA 1e-4, (0.5, 0.999)). decay_after: fraction of the run after which
             the learning rate decays linearly to 0 (1.0 = constant, MODA's effective schedule).
         tpe_scale, tpe_octaves: TPE t = id / tpe_scale, 1 + 2·octaves planes (MODA 1000, 6).
+        use_tpe: False feeds zeros in place of the TPE planes (same channels): the generator cannot key appearance on
+            the frame number, which held-out frames only have as ping-pong ids of train frames (MODA: True).
         residual: predict the frame as reference + 2·generator(x) (the generator's last convolution starts at zero,
             so training starts from the reference image) instead of generator(x) (MODA). Learns much faster on CPU
             budgets; off in the paper recipe.
@@ -76,6 +78,7 @@ class PortraitRenderer(SpeakerModule):
         decay_after: float = 1.0,
         tpe_scale: float = 1000.0,
         tpe_octaves: int = 6,
+        use_tpe: bool = True,
         residual: bool = False,
         mouth_weight: float = 0.0,
         media_frames: int = 16,
@@ -161,6 +164,8 @@ class PortraitRenderer(SpeakerModule):
         """condition, reference [B, 3, H, W] in [0, 1], TPE ids [B] → [B, 6 + TPE planes, H, W] (images in [-1, 1])."""
         height, width = condition.shape[-2:]
         planes = tpe_planes(ids, height, width, self.hparams.tpe_scale, self.hparams.tpe_octaves)
+        if not self.hparams.use_tpe:
+            planes = torch.zeros_like(planes)
         return torch.cat([condition * 2 - 1, reference * 2 - 1, planes.to(condition)], dim=1)
 
     def tpe_ids(self, frames: torch.Tensor) -> torch.Tensor:

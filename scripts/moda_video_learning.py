@@ -12,6 +12,8 @@ follow held-out audio?
     python scripts/moda_video_learning.py --seconds 20 --size 128           # synthesises outputs/video_learning
     python scripts/moda_video_learning.py --speaker S --renderer-batches 600
     python scripts/moda_video_learning.py --speaker S --fast --renderer-only  # the tests' check (64², L1 only)
+    python scripts/moda_video_learning.py --speaker S --size 96 --renderer-only --reference mean --no-tpe \
+        --strip frames.png   # the CPU preset's real-video settings (docs/moda.md, "Renderer on real video")
 """
 
 from __future__ import annotations
@@ -57,17 +59,23 @@ def renderer_module(
     lr: float = 5e-4,
     residual: bool = True,
     mouth_weight: float = 0.0,
+    upsample: str = "bilinear",
+    full_resolution: bool = True,
+    use_tpe: bool = True,
 ) -> Any:
     """A PortraitRenderer with the CPU preset's settings (configs/presets/portrait_renderer_cpu.yaml); `gan=False`
-    drops the discriminator (L1 only: the tests' fast check)."""
+    drops the discriminator (L1 only: the tests' fast check); `upsample="nearest", full_resolution=False` is MODA's
+    generator."""
     from talkzoo.lightning_modules.portrait_renderer import PortraitRenderer
     from talkzoo.zoo.portrait import MultiscaleDiscriminator, UNetGenerator
 
     disc = MultiscaleDiscriminator(22, ndf=16, n_layers=3, num_d=2, max_channels=64) if gan else None
-    generator = UNetGenerator(19, 3, ngf=ngf, num_downs=num_downs, max_channels=128)
+    generator = UNetGenerator(
+        19, 3, ngf=ngf, num_downs=num_downs, max_channels=128, upsample=upsample, full_resolution=full_resolution
+    )
     return PortraitRenderer(
         generator, disc, perceptual="feature_matching", lr=lr, decay_after=0.5, residual=residual,
-        mouth_weight=mouth_weight,
+        mouth_weight=mouth_weight, use_tpe=use_tpe,
     )  # fmt: skip
 
 
@@ -88,14 +96,17 @@ def mean_frame_psnr(speaker_root: Path, size: int) -> dict[str, float]:
     return {f"psnr_{k}": 10 * np.log10(255.0**2 / np.mean(v)) for k, v in errors.items()}
 
 
-def train_renderer(speaker_root: Path, size: int, batches: int, work: Path, **kwargs: Any) -> tuple[Any, dict]:
-    """Train the CPU renderer for `batches` batches; returns (module, {val psnr, ssim, fit_s})."""
+def train_renderer(
+    speaker_root: Path, size: int, batches: int, work: Path, reference: str = "frame", **kwargs: Any
+) -> tuple[Any, dict]:
+    """Train the CPU renderer for `batches` batches (reference: the data's "frame" or "mean" reference image);
+    returns (module, {val psnr, ssim, fit_s})."""
     import lightning as L
 
     from talkzoo.datamodules.portrait import PortraitDataModule
 
     L.seed_everything(0, verbose=False)  # initialisation independent of what ran before in the process
-    data = PortraitDataModule(str(speaker_root), size=size, batch_size=4, seed=0)
+    data = PortraitDataModule(str(speaker_root), size=size, batch_size=4, seed=0, reference=reference)
     model = renderer_module(**kwargs)
     steps = batches * (2 if model.discriminator is not None else 1)
     trainer = _trainer(steps, work / "renderer")
@@ -187,6 +198,38 @@ def mouth_correlation(
     return {"mouth_corr": _pearson(pred[:n], truth[:n]), "frames": int(n), "detected": int(detected)}
 
 
+def render_val(renderer: Any, speaker_root: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The trained renderer on the val split's own condition images (the speaker's mesh and pose): (frames, images)."""
+    from talkzoo.datamodules.speaker import Speaker
+    from talkzoo.zoo.portrait import condition_image
+
+    s = Speaker(speaker_root)
+    val = s.split_indices("val")
+    info = renderer.speaker_info
+    conds = np.stack([
+        condition_image(s.canonical[i], s.shoulders[i], s.pose[i], renderer.camera, info["height"], info["width"],
+                        info["thickness"]) for i in val
+    ])  # fmt: skip
+    return val, list(renderer.eval().render(conds, val))
+
+
+def save_strip(path: Path, renderer: Any, speaker_root: Path, images: list[np.ndarray], count: int = 6) -> None:
+    """A PNG: `count` val frames, ground truth (top) over the render (bottom), at the render size."""
+    import cv2
+
+    from talkzoo.datamodules.resize import resize_image
+    from talkzoo.datamodules.speaker import Speaker
+
+    s = Speaker(speaker_root)
+    val = s.split_indices("val")
+    picks = np.linspace(0, len(images) - 1, count).round().astype(int)
+    h, w = images[0].shape[:2]
+    top = np.concatenate([resize_image(s.frame(int(val[i])), h, w) for i in picks], axis=1)
+    bottom = np.concatenate([images[i] for i in picks], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate([top, bottom], axis=0), cv2.COLOR_RGB2BGR))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speaker", type=Path, help="speaker folder (default: synthesise one)")
@@ -199,6 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renderer-only", action="store_true")
     parser.add_argument("--no-gan", action="store_true", help="renderer without discriminator (L1 only)")
     parser.add_argument("--mouth-weight", type=float, default=0.0, help="renderer's extra L1 weight on the mouth box")
+    parser.add_argument(
+        "--moda-generator",
+        action="store_true",
+        help="MODA's generator (nearest upsampling, no full-resolution level) instead of the preset's",
+    )
+    parser.add_argument("--no-residual", action="store_true", help="renderer predicts the frame, not reference + Δ")
+    parser.add_argument("--reference", choices=("frame", "mean"), default="frame", help="the renderer's reference")
+    parser.add_argument("--no-tpe", action="store_true", help="renderer without TPE (zero planes)")
+    parser.add_argument("--renderer-size", type=int, help="render size (default: --size)")
+    parser.add_argument("--strip", type=Path, help="write a PNG of val frames: ground truth over the render")
     parser.add_argument("--fast", action="store_true", help="tiny budgets (tests): 64², 150 renderer batches")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--threads", type=int, help="torch threads (1 is much faster on a busy shared machine)")
@@ -218,11 +271,19 @@ def main(argv: list[str] | None = None) -> int:
             synthesize(args.out / "synth", seconds=args.seconds, size=args.size, seed=0, progress=True)
     work = args.out / "work"
     results: dict[str, Any] = {"speaker": str(speaker), "size": args.size}
-    print(f"training the renderer ({args.renderer_batches} batches at {args.size}²)", flush=True)
+    size = args.renderer_size or args.size
+    print(f"training the renderer ({args.renderer_batches} batches at {size}²)", flush=True)
+    generator = {"upsample": "nearest", "full_resolution": False} if args.moda_generator else {}
     renderer, results["renderer"] = train_renderer(
-        speaker, args.size, args.renderer_batches, work, gan=not args.no_gan, mouth_weight=args.mouth_weight
-    )
-    results["renderer"].update(mean_frame_psnr(speaker, args.size))
+        speaker, size, args.renderer_batches, work, gan=not args.no_gan, mouth_weight=args.mouth_weight,
+        residual=not args.no_residual, use_tpe=not args.no_tpe, reference=args.reference, **generator,
+    )  # fmt: skip
+    results["renderer"].update(mean_frame_psnr(speaker, size))
+    val, images = render_val(renderer, speaker)
+    faces = mouth_correlation(images, speaker, val)
+    results["renderer"].update(faces_found=faces["detected"] / max(1, faces["frames"]), mouth_corr=faces["mouth_corr"])
+    if args.strip:
+        save_strip(args.strip, renderer, speaker, images)
     print(json.dumps(results["renderer"], indent=1), flush=True)
     if not args.renderer_only:
         from talkzoo.avatars import avatar_frames

@@ -78,7 +78,7 @@ def _demo(argv: Sequence[str]) -> int:
     parser.add_argument("--fast", action="store_true", help="the `fast` budget: a smaller video, minutes on 2 cores")
     parser.add_argument("--budget", default=None, help="a budget name or YAML file with a `demo:` section")
     parser.add_argument("--out", default=None, help="output folder (default outputs/demo, --fast: outputs/demo_fast)")
-    parser.add_argument("--methods", default=None, help="comma-separated registered methods (default: all)")
+    parser.add_argument("--methods", default=None, help="comma-separated registered methods (default: moda,ernerf)")
     parser.add_argument("--pictures", default=None, help="also copy the PNGs here (the README's: docs/images)")
     parser.add_argument("--verbose", action="store_true", help="show every library's own output")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

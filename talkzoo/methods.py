@@ -156,3 +156,42 @@ register(
         motion_stages=("moda",),
     )
 )
+
+register(
+    Method(
+        name="talkinggaussian",
+        summary="TalkingGaussian: deformable 3-D Gaussians, face and inside-mouth branches, fused over the torso",
+        paper="Li et al., TalkingGaussian: Structure-Persistent 3D Talking Head Synthesis via Gaussian Splatting, "
+        "ECCV 2024",
+        stages=(
+            Stage(
+                "tg_mouth",
+                "talkinggaussian_mouth",
+                "talkinggaussian_mouth_cpu",
+                ("--data.speaker={speaker}", SIZE),
+                "audio → the inside of the mouth (Gaussians, position offsets)",
+            ),
+            Stage(
+                "tg_face",
+                "talkinggaussian_face",
+                "talkinggaussian_face_cpu",
+                ("--data.speaker={speaker}", SIZE),
+                "audio + blink → the face (Gaussians, position/rotation/scale offsets)",
+            ),
+            Stage(
+                "tg_fuse",
+                "talkinggaussian_fuse",
+                "talkinggaussian_fuse_cpu",
+                (
+                    "--data.speaker={speaker}",
+                    SIZE,
+                    "--model.init_args.face_checkpoint={runs}/tg_face/checkpoints/last.ckpt",
+                    "--model.init_args.mouth_checkpoint={runs}/tg_mouth/checkpoints/last.ckpt",
+                ),
+                "face → mouth → torso over background: colours and face opacity refined",
+            ),
+        ),  # fmt: skip
+        avatar="talkzoo.avatars.talkinggaussian:TalkingGaussianAvatar",
+        motion_stages=("moda",),
+    )
+)

@@ -1,5 +1,6 @@
 """ER-NeRF networks (zoo/ernerf): hash-grid interpolation exact at vertices and gradient-checked, SH encoding,
-audio pathway shapes, head field outputs, the parameter count of ernerf.md §2.7, NaN-safe density."""
+audio pathway shapes, head field outputs, the parameter count of ER-NeRF's head (docs/ernerf.md, "Parity"),
+NaN-safe density."""
 
 from __future__ import annotations
 

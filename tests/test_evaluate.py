@@ -141,3 +141,29 @@ def test_odd_sizes_padded_by_the_encoder_are_cropped_not_resized() -> None:
 
     assert _even_padding((128, 256, 3), (127, 255, 3)) and _even_padding((128, 256), (128, 255))
     assert not _even_padding((128, 128), (128, 128)) and not _even_padding((130, 128), (128, 128))
+
+
+def test_one_mouth_opening_number_and_its_curves(speaker128: Path, tmp_path: Path) -> None:
+    """The plotted mouth-opening curves and `mouth_corr` are one measurement: with a face in every frame the
+    correlation of the returned series is the reported number; a shared ground-truth pass changes nothing."""
+    from talkzoo.pipelines.evaluate import measure_truth
+
+    shifted = _render(speaker128, tmp_path / "late.mp4", shift=2)
+    r = evaluate_video(shifted, speaker128, split="all", series=True, **FAST)
+    series = r["series"]
+    assert r["detection"]["pred"] == 1.0 and r["detection"]["gt"] == 1.0
+    assert np.corrcoef(series["mouth_pred"], series["mouth_gt"])[0, 1] == pytest.approx(r["mouth_corr"], abs=1e-6)
+    lags, corr = series["sync_lags"], series["sync_corr"]
+    assert int(lags[np.argmax(corr)]) + 1 == r["sync"]["offset"] == 2  # the curve's peak is the offset (lead 1)
+    truth = measure_truth(speaker128, "all")
+    shared = evaluate_video(shifted, speaker128, split="all", truth=truth, **FAST)
+    assert shared["mouth_corr"] == r["mouth_corr"] and shared["niqe_gt"] == r["niqe_gt"] and shared["lmd"] == r["lmd"]
+
+
+def test_a_still_image_has_no_sync_score(speaker128: Path, tmp_path: Path) -> None:
+    spk = Speaker(speaker128)
+    still = write_video(tmp_path / "still.mp4", [spk.frame(0)] * 75, spk.meta.fps, spk.audio(), 16000)
+    r = evaluate_video(still, speaker128, split="all", **FAST)
+    assert r["sync"].startswith("unavailable: the mouth does not move")  # tracker jitter is not lip sync
+    assert isinstance(r["sync_gt"], dict) and r["sync_gt"]["offset"] == 0
+    assert abs(r["mouth_corr"]) < 0.5

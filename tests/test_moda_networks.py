@@ -67,7 +67,8 @@ def test_prob_attn_sampling_is_seedable_and_temperature_zero_is_deterministic() 
 
 
 def test_prob_attn_positional_encoding_runs_along_time_not_batch() -> None:
-    # Identical frames must still differ after the encoder (MODA added the PE along the batch axis, moda.md §8 #8).
+    # Identical frames must still differ after the encoder (MODA added the PE along the batch axis:
+    # docs/moda.md, "Fixes" #8).
     net = ProbAttn(D, heads=2, layers=1, ffn=32, dropout=0.0).eval()
     audio = torch.zeros(1, 6, D)
     with torch.no_grad():
@@ -136,6 +137,19 @@ def test_wav2vec_encoder_interpolates_to_frames() -> None:
     assert out.shape == (2, 25, D)
     frozen = [p.requires_grad for p in enc.model.feature_extractor.parameters()]
     assert frozen and not any(frozen), "the conv feature encoder is frozen"
+
+
+@pytest.mark.parametrize(("resample", "positions"), [("features", 25), ("output", 49)])
+def test_wav2vec_encoder_transformer_runs_at_the_frame_rate_like_the_original(resample: str, positions: int) -> None:
+    """MODA / FaceFormer resample the conv features to the video frames before the transformer ("features", the
+    default); "output" runs the transformer at wav2vec2's 50 Hz and resamples its output."""
+    from talkzoo.zoo.moda import Wav2VecEncoder
+
+    enc = Wav2VecEncoder(random_init=True, size="tiny", hidden=D, resample=resample).eval()
+    seen: list[int] = []
+    enc.model.encoder.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[1]))
+    assert enc(torch.randn(1, 16000), num_frames=25).shape == (1, 25, D)
+    assert seen == [positions]
 
 
 def test_smoothing_keeps_constants_and_reduces_noise() -> None:

@@ -1,4 +1,5 @@
-"""Index sets into the 478-point MediaPipe face mesh (refine_landmarks=True), as MODA uses them (moda.md §2.2).
+"""Index sets into the 478-point MediaPipe face mesh (refine_landmarks=True), as MODA uses them (its
+`datasets/audio2repr_dataset.py`, `get_semantic_indices`).
 
 Each semantic set is the sorted set of endpoints of one `mediapipe...face_mesh_connections` constant; the eye set
 concatenates its blocks in MODA's order. "Left" is the subject's left (image right). Tests check every set against

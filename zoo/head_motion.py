@@ -2,7 +2,8 @@
 
 head = (rotation vector r [3] in radians, translation t [3] in camera units, scale s [1]), where
 pose[:3, :3] = s · R(r) and pose[:3, 3] = t, so X_cam = s · R · X_head + t; s = cbrt(det(pose[:3, :3])).
-MODA stored Euler angles in degrees (moda.md §2.3); a rotation vector has no gimbal lock and the same size.
+MODA stored Euler angles in degrees (its `data_prepare/steps/step3-norm_face.py`); a rotation vector has no gimbal
+lock and the same size.
 The rotation vector is continuous away from |r| = π; in the format's convention the canonical frame has camera
 axes, so a frontal head has R ≈ I and r ≈ 0.
 """

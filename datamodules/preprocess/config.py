@@ -22,6 +22,9 @@ class PreprocessConfig:
     crop_face_ratio: crop side = min(short side, ratio × face box side) (head and shoulders).
     smooth_window: Savitzky-Golay window (frames, odd) of the landmark smoothing (order 2, zero lag);
     pose_window: the same for rotations and translations. focal: pinhole focal in pixels (default FOCAL_FACTOR · size).
+    landmark_size: FaceMesh runs on the crop at max(size, min(crop side, landmark_size)) px, its points scaled to
+    size (small frames lose lip accuracy). val_seconds: length of the held-out clip at the end of the video
+    (speaker.json `val_start`); None: the last 1/11 of the frames, as the ER-NeRF family splits.
     """
 
     size: int = 512
@@ -38,6 +41,8 @@ class PreprocessConfig:
     pose_window: int = 7
     focal: float = 0.0
     jpeg_quality: int = 95
+    landmark_size: int = 256
+    val_seconds: float | None = None
 
     def __post_init__(self) -> None:
         self.features = tuple(dict.fromkeys(("mel", *self.features)))

@@ -112,15 +112,20 @@ def run_frame_pass(
         shoulders=np.full((num_frames, NUM_SHOULDER_POINTS, 2), np.nan, np.float32),
         background=BackgroundAccumulator(cfg.size),
     )
-    frames = _prefetch(iter_resampled(video, cfg.fps, num_frames, crop_and_resize(crop, cfg.size)), PREFETCH)
+    # FaceMesh finds lips ~30 % more accurately on the crop at ≥ 256 px than on a small output frame (0.35 vs
+    # 0.52 px lip error at 96² on the synthetic speaker): detect at `detect` px, scale the points to `size`.
+    detect = max(cfg.size, min(crop.side, cfg.landmark_size))
+    frames = _prefetch(iter_resampled(video, cfg.fps, num_frames, crop_and_resize(crop, detect)), PREFETCH)
     analyzer = FrameAnalyzer(max_faces)
     pending: deque[Future] = deque()
     last: np.ndarray | None = None
     try:
         with ThreadPoolExecutor(max(1, cfg.workers)) as pool, bar(num_frames, "frames", progress) as pbar:
-            for i, rgb in enumerate(frames):
-                lm = analyzer.landmarks(rgb)
+            for i, large in enumerate(frames):
+                rgb = large if detect == cfg.size else cv2.resize(large, (cfg.size,) * 2, interpolation=cv2.INTER_AREA)
+                lm = analyzer.landmarks(large)
                 if lm is not None:
+                    lm = lm * np.float32(cfg.size / detect)
                     res.landmarks[i] = lm
                     last = lm
                 person = analyzer.person(rgb)

@@ -71,7 +71,9 @@ def _previous(root: Path, video: Path, cfg: PreprocessConfig) -> dict[str, Any] 
     source = meta.provenance.get(SOURCE, {}).get("params")
     if not source:
         raise PreprocessError(f"{root}: holds a speaker not made by `talkzoo preprocess`; choose another output folder")
-    if source.get("video") != str(video.resolve()) or source.get("config") != _fixed_config(cfg):
+    # folders written before these options existed: landmarks detected at the output size, the default split
+    stored = {"landmark_size": 0, "val_seconds": None, **(source.get("config") or {})}
+    if source.get("video") != str(video.resolve()) or stored != _fixed_config(cfg):
         raise PreprocessError(
             f"{root}: holds a run of {source.get('video')} with other settings; delete the folder or choose another "
             "one (a re-run with the same video and options resumes)"
@@ -83,11 +85,13 @@ def _start(
     video: Path, root: Path, info: VideoInfo, cfg: PreprocessConfig, progress: bool
 ) -> tuple[SpeakerWriter, list[str]]:
     """Track the face, choose the crop, then create the folder with every step pending."""
+    num_frames = num_output_frames(info, cfg.fps)
+    first_val = val_start(num_frames, cfg, video)
     track = track_faces(video, info, progress)
     crop = choose_crop(video, info, track, cfg)
-    num_frames = num_output_frames(info, cfg.fps)
     half = cfg.size / 2
-    meta = SpeakerMeta(cfg.size, cfg.size, num_frames, focal=cfg.focal, cx=half, cy=half, fps=cfg.fps)
+    meta = SpeakerMeta(cfg.size, cfg.size, num_frames, focal=cfg.focal, cx=half, cy=half, fps=cfg.fps,
+                       val_start=first_val)  # fmt: skip
     meta.provenance = {
         SOURCE: {
             "done": True,
@@ -102,6 +106,22 @@ def _start(
         **{step: {"done": False, "params": {}, "versions": {}} for step in STEPS},
     }
     return SpeakerWriter(root, meta, exist_ok=False), track.notes
+
+
+def val_start(num_frames: int, cfg: PreprocessConfig, video: Path) -> int:
+    """The first held-out frame: the last cfg.val_seconds of the video (−1: the format's default, the last 1/11);
+    PreprocessError when fewer than cfg.min_seconds would be left to train on."""
+    if cfg.val_seconds is None:
+        return -1
+    held_out = int(round(cfg.val_seconds * cfg.fps))
+    train = num_frames - held_out
+    if held_out < 1 or train < cfg.min_seconds * cfg.fps:
+        raise PreprocessError(
+            f"{video}: holding out {cfg.val_seconds:g} s of a {num_frames / cfg.fps:.1f} s video leaves "
+            f"{max(train, 0) / cfg.fps:.1f} s to train on (need ≥ {cfg.min_seconds:g} s); use a smaller --val-seconds "
+            "or a longer video"
+        )
+    return train
 
 
 def preprocess(

@@ -1,5 +1,7 @@
-"""The demo's outputs beyond the models: held-out audio, the side-by-side video (ground truth | MODA | ER-NeRF) and
-the two pictures people look for — a frame grid and a mouth-opening-vs-audio plot."""
+"""The media of an avatar run beyond the models (`talkzoo avatar`, `talkzoo demo`): the held-out audio, the baseline
+videos (the mean train frame, the reference image), the side-by-side video (ground truth | each method), the frame
+grid, and the mouth-opening and sync plots. The curves come from `talkzoo evaluate` (evaluate_video(series=True)):
+one measurement per concept."""
 
 from __future__ import annotations
 
@@ -79,7 +81,8 @@ def frame_grid(video: Path, times: Sequence[int], out: Path) -> Path:
 
 
 def mouth_opening_plot(series: dict[str, np.ndarray], energy: np.ndarray, fps: float, out: Path) -> Path:
-    """Mouth opening (px, MediaPipe) of each source over time, with the speech energy underneath → a PNG."""
+    """Mouth opening (px, MediaPipe; `talkzoo evaluate`'s series) of each source over time, with the speech energy
+    underneath → a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,11 +102,44 @@ def mouth_opening_plot(series: dict[str, np.ndarray], energy: np.ndarray, fps: f
     return out
 
 
-def mouth_series(video_or_frames: Path | Sequence[np.ndarray]) -> np.ndarray:
-    """Mouth opening per frame (px; gaps where no face is found interpolated) of a video or a frame list."""
-    from talkzoo.datamodules.media import iter_frames
-    from talkzoo.zoo.metrics.lip_tracker import mouth_opening_series, track_lips
+def sync_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], lead: int, out: Path) -> Path:
+    """Correlation of each video's mouth opening with the speech energy per offset (frames; `talkzoo evaluate`'s
+    sync curves, raw lag + lead, so 0 = in sync) → a PNG. curves: name → (lags, correlations)."""
+    import matplotlib
 
-    frames = list(iter_frames(video_or_frames)) if isinstance(video_or_frames, Path) else list(video_or_frames)
-    points, _ = track_lips(frames)
-    return mouth_opening_series(points)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    for name, (lags, corr) in curves.items():
+        ax.plot(np.asarray(lags) + lead, corr, marker=".", label=name, linewidth=1.4 if name == "ground truth" else 1)
+    ax.axvline(0, color="0.5", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("offset (frames; > 0: the video shows a sound after it is heard)")
+    ax.set_ylabel("mouth ↔ speech\ncorrelation")
+    ax.legend(loc="upper right", fontsize=8, ncol=min(4, len(curves)))
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def baseline_frames(speaker: Path) -> dict[str, np.ndarray]:
+    """The trivial predictions every method must beat: "mean train frame" (the mean of the train split's frames)
+    and "reference image" (train frame 0, what MODA's renderer starts from) → uint8 [H, W, 3] each."""
+    from talkzoo.datamodules.speaker import Speaker
+
+    spk = Speaker(speaker)
+    train = spk.split_indices("train")
+    total = np.zeros((spk.meta.height, spk.meta.width, 3), np.float64)
+    for index in train:
+        total += spk.frame(int(index))
+    mean = np.clip(np.round(total / max(len(train), 1)), 0, 255).astype(np.uint8)
+    return {"mean train frame": mean, "reference image": spk.frame(int(train[0]))}
+
+
+def write_still_video(out: Path, image: np.ndarray, count: int, fps: float, audio: Path) -> Path:
+    """`image` held for `count` frames, with the audio → an mp4 (a baseline scored like any generated video)."""
+    from talkzoo.datamodules.media import read_audio, write_video
+
+    wave = read_audio(audio, 16000)
+    return write_video(out, (image for _ in range(count)), fps, wave, 16000)

@@ -1,4 +1,5 @@
-"""AudioAttNet (ernerf.md §2.3): attention-weighted smoothing of the audio codes of 8 neighbouring frames."""
+"""AudioAttNet (ER-NeRF `nerf_triplane/network.py`): attention-weighted smoothing of the audio codes of 8
+neighbouring frames."""
 
 from __future__ import annotations
 

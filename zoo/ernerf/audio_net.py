@@ -1,4 +1,4 @@
-"""AudioNet (ernerf.md §2.3): one audio feature window → a 32-d code."""
+"""AudioNet (ER-NeRF `nerf_triplane/network.py`): one audio feature window → a 32-d code."""
 
 from __future__ import annotations
 

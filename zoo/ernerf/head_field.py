@@ -1,13 +1,14 @@
-"""ER-NeRF head field (ernerf.md §2.5–2.6): density, colour, uncertainty and ambient terms at points in [-1, 1]³."""
+"""ER-NeRF head field (its `nerf_triplane/network.py`): density, colour, uncertainty and ambient terms at points in
+[-1, 1]³."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from talkzoo.zoo.encoders.triplane import TriPlaneEncoder
 from talkzoo.zoo.ernerf.audio_att_net import AudioAttNet
 from talkzoo.zoo.ernerf.audio_net import AudioNet
-from talkzoo.zoo.ernerf.hashgrid import TriPlaneEncoder
 from talkzoo.zoo.ernerf.mlp import MLP
 from talkzoo.zoo.ernerf.region_attention import RegionAttention
 from talkzoo.zoo.ernerf.sh import SHEncoder

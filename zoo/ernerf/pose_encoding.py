@@ -1,5 +1,5 @@
-"""Adaptive pose encoding of ER-NeRF's torso (ernerf.md §3): trainable 3-D key points moved by the head pose and
-projected to the image, plus the frequency encoding used for key points and pixel coordinates.
+"""Adaptive pose encoding of ER-NeRF's torso (docs/ernerf.md, "Torso"): trainable 3-D key points moved by the head
+pose and projected to the image, plus the frequency encoding used for key points and pixel coordinates.
 
 Conventions of this project (they replace ER-NeRF's NGP-converted c2w matrix, the method is the same):
 - key points live in the head's NeRF box (x_box = s·X_head, s = the head module's `box_scale`), as homogeneous

@@ -1,4 +1,5 @@
-"""Region attention (ernerf.md §2.4): per-point channel attention on the audio code and a sigmoid eye gate."""
+"""Region attention (ER-NeRF `nerf_triplane/network.py`, `density`): per-point channel attention on the audio code
+and a sigmoid eye gate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ER-NeRF's torso: a 2-D deformable neural field over image-plane coordinates (ernerf.md §3).
+"""ER-NeRF's torso: a 2-D deformable neural field over image-plane coordinates (docs/ernerf.md, "Torso").
 
 Per pixel x ∈ [-1, 1]² (normalised (u, v), see talkzoo.zoo.ernerf.pose_encoding), with one frame's head pose:
     x      = x · shrink                                      (ER-NeRF: torso_shrink 0.8)
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from talkzoo.zoo.ernerf.hashgrid import HashGrid2D
+from talkzoo.zoo.encoders.triplane import HashGrid2D
 from talkzoo.zoo.ernerf.mlp import MLP
 from talkzoo.zoo.ernerf.pose_encoding import AdaptivePoseEncoding, FrequencyEncoder
 

@@ -1,4 +1,4 @@
-"""FaCo-Net, MODA's facial composer (moda.md §4): lips + eyes + subject → dense 478×3 mesh offsets."""
+"""FaCo-Net, MODA's facial composer (docs/moda.md, "FaCo-Net"): lips + eyes + subject → dense 478×3 mesh offsets."""
 
 from talkzoo.zoo.faconet.networks import FaCoGenerator, PointDiscriminator, mlp
 

@@ -1,4 +1,5 @@
-"""FaCo-Net (moda.md §4): composes the dense 478-point face mesh from lip and eye offsets and the subject mesh.
+"""FaCo-Net (MODA `models/componments/faco_net.py`): composes the dense 478-point face mesh from lip and eye
+offsets and the subject mesh.
 
 Per-frame MLPs, LeakyReLU(0.2), no normalisation. Shapes for MODA's mesh: lips 40×3 = 120, eyes 60×3 = 180,
 subject / dense 478×3 = 1434. Inputs and outputs are per-speaker z-scored offsets (datamodules.stats); the subject

@@ -12,7 +12,9 @@ Weights come from two places:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from pathlib import Path
 
 import torch
@@ -126,7 +128,11 @@ def _load_backbone(path: str | Path | None) -> dict[str, torch.Tensor]:
         return torch.load(path, map_location="cpu", weights_only=True)
     cached = backbone_cache_path()
     try:
-        return torch.hub.load_state_dict_from_url(ALEXNET_URL, map_location="cpu", progress=False, check_hash=False)
+        if cached.is_file():
+            return torch.load(cached, map_location="cpu", weights_only=True)
+        # torch.hub announces "Downloading: …" on stderr before it tries; offline that line is noise before our error
+        with contextlib.redirect_stderr(io.StringIO()):
+            return torch.hub.load_state_dict_from_url(ALEXNET_URL, map_location="cpu", progress=False, check_hash=False)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError: offline and not cached
         raise LPIPSWeightsUnavailable(
             f"LPIPS needs the AlexNet ImageNet weights at {cached} (not cached, and the download failed: "

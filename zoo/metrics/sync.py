@@ -39,10 +39,9 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / max(float(x.std()), 1e-12)
 
 
-def sync_offset(mouth_opening: np.ndarray, energy: np.ndarray, max_lag: int = 15) -> SyncScore:
-    """Best alignment of mouth_opening [T] (video) against energy [T] (audio) within ±max_lag frames.
-
-    A video that shows a sound k frames after it is heard has offset k.
+def sync_curve(mouth_opening: np.ndarray, energy: np.ndarray, max_lag: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation of mouth_opening [T] (video) and energy [T] (audio) at every lag in ±max_lag frames:
+    (lags int [2·max_lag + 1], correlations float64 [2·max_lag + 1]); at lag k video frame t + k meets audio frame t.
     """
     mouth, audio = np.asarray(mouth_opening), np.asarray(energy)
     if mouth.shape != audio.shape or mouth.ndim != 1:
@@ -52,10 +51,18 @@ def sync_offset(mouth_opening: np.ndarray, energy: np.ndarray, max_lag: int = 15
     lags = np.arange(-max_lag, max_lag + 1)
     correlations = np.empty(len(lags))
     for i, lag in enumerate(lags):
-        # video frame t + lag shows audio frame t
         video = mouth[max(lag, 0) : len(mouth) + min(lag, 0)]
         sound = audio[max(-lag, 0) : len(audio) - max(lag, 0)]
         correlations[i] = float(np.mean(_zscore(video) * _zscore(sound)))
+    return lags, correlations
+
+
+def sync_offset(mouth_opening: np.ndarray, energy: np.ndarray, max_lag: int = 15) -> SyncScore:
+    """Best alignment of mouth_opening [T] (video) against energy [T] (audio) within ±max_lag frames.
+
+    A video that shows a sound k frames after it is heard has offset k.
+    """
+    lags, correlations = sync_curve(mouth_opening, energy, max_lag)
     best = int(np.argmax(correlations))
     return SyncScore(
         offset=int(lags[best]),

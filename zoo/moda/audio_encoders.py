@@ -73,18 +73,25 @@ class MelConvEncoder(nn.Module):
         return self.out(x)
 
 
-class Wav2VecEncoder(nn.Module):
-    """wav2vec2 (transformers) on raw 16 kHz audio, features interpolated to the frames, then an MLP head.
+RESAMPLE_MODES = ("features", "output")
 
-    waveform [B, L] → Wav2Vec2Model last hidden state [B, F≈50 Hz, H] → linear interpolation (align_corners) to
-    T frames → Linear(H, d) → LayerNorm → LeakyReLU → Linear(d, d) → [B, T, d].
+
+class Wav2VecEncoder(nn.Module):
+    """wav2vec2 (transformers) on raw 16 kHz audio, brought to the video frame rate, then an MLP head.
+
+    resample="features" (the default; the original MODA and FaceFormer `models/wav2vec.py`): the frozen conv
+    feature encoder's ~50 Hz features [B, 512, F] are linearly interpolated (align_corners) to the T video frames
+    *before* the feature projection and the transformer, which then run at the frame rate (25 Hz: half the
+    positions, a quarter of the attention). resample="output": the whole wav2vec2 runs at 50 Hz and its last hidden
+    state is interpolated to T frames (talkzoo's earlier path; kept for comparison, `talkzoo bench --only moda`).
+    Then Linear(H, d) → LayerNorm → LeakyReLU → Linear(d, d) → [B, T, d].
     The convolutional feature encoder is frozen; the transformer is fine-tuned unless `freeze=True`. Pretrained
     weights are never re-initialised (docs/moda.md, "Fixes" #6).
 
     Args:
         model: Hugging Face id or save_pretrained folder (None: facebook/wav2vec2-base-960h).
         random_init: random weights of preset `size` instead ("tiny" for tests, "base" for timing). seed: their seed.
-        hidden: d. freeze: freeze the whole encoder (only the head trains).
+        hidden: d. freeze: freeze the whole encoder (only the head trains). resample: "features" or "output".
     """
 
     input_kind = "waveform"
@@ -97,13 +104,17 @@ class Wav2VecEncoder(nn.Module):
         seed: int = 0,
         hidden: int = 128,
         freeze: bool = False,
+        resample: str = "features",
     ) -> None:
         super().__init__()
         from talkzoo.zoo.audio.encoders import build_encoder  # imports transformers: only for this encoder
 
+        if resample not in RESAMPLE_MODES:
+            raise ValueError(f"resample must be one of {RESAMPLE_MODES}, got {resample!r}")
         encoder = build_encoder("wav2vec2", model, random_init=random_init, size=size, seed=seed, cache=False)
         self.model = encoder.model.train()
         self.normalize = encoder.normalize
+        self.resample = resample
         self.model.freeze_feature_encoder()
         if freeze:
             self.model.requires_grad_(False)
@@ -119,6 +130,20 @@ class Wav2VecEncoder(nn.Module):
         x = audio
         if self.normalize:
             x = (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1e-7)
-        hidden = self.model(x).last_hidden_state  # [B, F, H]
-        hidden = F.interpolate(hidden.transpose(1, 2), size=num_frames, mode="linear", align_corners=True)
-        return self.head(hidden.transpose(1, 2))
+        if self.resample == "output":
+            hidden = self.model(x).last_hidden_state  # [B, F, H] at ~50 Hz
+            hidden = F.interpolate(hidden.transpose(1, 2), size=num_frames, mode="linear", align_corners=True)
+            return self.head(hidden.transpose(1, 2))
+        return self.head(self._frame_rate_hidden(x, num_frames))
+
+    def _frame_rate_hidden(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """Wav2Vec2Model.forward with the conv features resampled to num_frames first: [B, L] → [B, T, H]."""
+        model = self.model
+        features = model.feature_extractor(x)  # [B, 512, F]
+        features = F.interpolate(features, size=num_frames, mode="linear", align_corners=True)
+        hidden, _ = model.feature_projection(features.transpose(1, 2))  # (projected, layer-normed) [B, T, H]
+        hidden = model._mask_hidden_states(hidden)  # SpecAugment time / feature masks, in training only
+        hidden = model.encoder(hidden).last_hidden_state
+        if model.adapter is not None:
+            hidden = model.adapter(hidden)
+        return hidden

@@ -1,4 +1,5 @@
-"""MODA's V stage (moda.md §5, §6.3): condition images, TPE, the U-Net generator and the multi-scale discriminator."""
+"""MODA's V stage (docs/moda.md, "MODA R → V"): condition images, TPE, the U-Net generator and the multi-scale
+discriminator."""
 
 from talkzoo.zoo.portrait.condition import Camera, condition_image, default_thickness, draw_condition, project
 from talkzoo.zoo.portrait.discriminator import MultiscaleDiscriminator, PatchDiscriminator

@@ -1,8 +1,9 @@
-"""Condition images of the portrait renderer (moda.md §6.3): the face mesh and the 18 shoulder points, projected with
-the head pose and the camera, drawn as coloured part contours on black at the render resolution.
+"""Condition images of the portrait renderer (docs/moda.md, "Condition images and TPE"): the face mesh and the 18
+shoulder points, projected with the head pose and the camera, drawn as coloured part contours on black at the render
+resolution.
 
 ONE implementation serves the renderer's training data (ground-truth canonical mesh + pose) and inference (FaCo-Net's
-mesh + MODA's pose), so the two can never drift apart (moda.md §8 #9, #16).
+mesh + MODA's pose), so the two can never drift apart (docs/moda.md, "Fixes" #16).
 
 Coordinates: pixel centres at integers (cv2's and the synthetic speaker's convention). Resizing an image of width W
 to W' maps x → (x + 0.5)·W'/W − 0.5, which is how `Camera.scaled` moves the principal point.

@@ -1,5 +1,5 @@
-"""Multi-scale PatchGAN discriminator of the renderer (moda.md §5, pix2pixHD's): num_d PatchGANs on the input and
-its ×2 average-pooled copies, each returning every intermediate feature map (for the feature-matching loss)."""
+"""Multi-scale PatchGAN discriminator of the renderer (MODA `render_D.py`, pix2pixHD's): num_d PatchGANs on the input
+and its ×2 average-pooled copies, each returning every intermediate feature map (for the feature-matching loss)."""
 
 from __future__ import annotations
 

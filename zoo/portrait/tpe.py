@@ -1,5 +1,6 @@
-"""Temporal positional embedding (TPE) of the portrait renderer (moda.md §5), one formula for training, validation
-and inference (the public code used 1 + i/1000 in training and i/1000 at inference: moda.md §8 #9).
+"""Temporal positional embedding (TPE) of the portrait renderer (docs/moda.md, "Condition images and TPE"), one
+formula for training, validation and inference (the public code used 1 + i/1000 in training and i/1000 at inference:
+docs/moda.md, "Fixes" #9).
 
 t = index / scale;  TPE(t) = [t, sin(2^k t), cos(2^k t) for k < octaves]  → 1 + 2·octaves constant planes.
 The index is a train-frame id: it lets the per-speaker renderer recall frame-specific appearance. Frames beyond the

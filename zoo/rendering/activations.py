@@ -1,4 +1,4 @@
-"""Density activation safe under mixed precision (fixes ernerf.md §10.5: plain exp overflowing to inf/NaN)."""
+"""Density activation safe under mixed precision (docs/ernerf.md, "Quirks" #5: plain exp overflowing to inf/NaN)."""
 
 from __future__ import annotations
 

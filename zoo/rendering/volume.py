@@ -2,7 +2,7 @@
 
 Per ray: w_i = T_i·(1 − exp(−σ_i δ_i)), T_i = exp(−Σ_{j<i} σ_j δ_j); colour Σ w_i c_i, opacity Σ w_i, depth Σ w_i t_i,
 uncertainty Σ w_i u_i, and ER-NeRF's unweighted ambient sums Σ amb_aud_i, Σ amb_eye_i over shaded samples.
-Head over torso/background: C = Σ w_i c_i + (1 − Σ w_i)·C_bg (ernerf.md §4).
+Head over torso/background: C = Σ w_i c_i + (1 − Σ w_i)·C_bg (as ER-NeRF's `nerf_triplane/renderer.py`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def composite_portrait(
     torso_alpha: torch.Tensor,
     background: torch.Tensor,
 ) -> torch.Tensor:
-    """Full portrait, ernerf.md §4: background → torso (straight alpha) → head (premultiplied volume render).
+    """Full portrait (docs/ernerf.md, "Compositing"): background → torso (straight alpha) → head (premultiplied volume
+    render).
 
     head_color [R, 3] = Σ w c, head_opacity [R] = Σ w, torso_rgb [R, 3], torso_alpha [R], background [R, 3]
     → clamp(head + (1 − Σ w)·(rgb_t·α_t + bg·(1 − α_t)), 0, 1) [R, 3].

@@ -1,4 +1,6 @@
-"""Multiresolution 2-D hash grid and the tri-plane encoder of ER-NeRF (ernerf.md §2.2), in plain torch.
+"""Multiresolution 2-D hash grid and the tri-plane encoder (torch-ngp's `gridencoder` semantics), in plain torch.
+One implementation for every method: ER-NeRF's head (bound 1, 64 → 512, T = 2^14) and torso grids, and
+TalkingGaussian's motion networks (bound 0.15; face 16 → 38.4, mouth 64 → 57.6, T = 2^17, all levels dense).
 
 Per level l: scale_l = base·b^l − 1, vertices per side n_l = ceil(scale_l) + 2, position pos = u·scale_l + 0.5
 for u ∈ [0, 1] (align_corners False). A level whose n_l² vertices fit in the table (≤ 2^log2_hashmap_size) is

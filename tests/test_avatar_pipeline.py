@@ -1,0 +1,280 @@
+"""`talkzoo avatar` and `talkzoo demo`: budgets, the held-out option, the quiet console, the report, and the whole
+pipeline end to end on a real-looking clip (29.97 fps, 44.1 kHz stereo) at a tiny test budget, resumed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from talkzoo.methods import METHODS, Method, Stage, register
+from talkzoo.pipelines.avatar_budget import budget_names, load_budget
+from talkzoo.zoo.errors import UserError
+
+TINY_BUDGET = """
+preprocess: {size: 64}
+threads: 2
+stages:
+  moda:         {steps: 40, presets: [moda_cpu]}
+  faconet:      {steps: 10, presets: [faconet_cpu]}
+  renderer:     {steps: 10, presets: [portrait_renderer_cpu]}
+  ernerf_head:  {steps: 200, presets: [ernerf_head_cpu]}  # fewer: a face MediaPipe may not find
+  ernerf_torso: {steps: 6, presets: [ernerf_torso_cpu]}
+"""
+
+
+# ---- budgets ---------------------------------------------------------------------------------------------------
+def test_shipped_budgets_cover_the_default_methods() -> None:
+    from talkzoo.pipelines.avatar import chosen_methods, stages_for
+
+    assert {"fast", "cpu", "gpu"} <= set(budget_names())
+    for name in ("fast", "cpu", "gpu"):
+        budget = load_budget(name)
+        stages = stages_for(chosen_methods(None))  # the default methods (moda, ernerf) and what they read
+        assert [s.name for s in stages] == ["moda", "faconet", "renderer", "ernerf_head", "ernerf_torso"]
+        assert all(budget.stage(s) is not None for s in stages), name
+        assert budget.demo is not None and budget.path.name == f"{name}.yaml"
+    cpu, fast = load_budget("cpu"), load_budget("fast")
+    # fast → cpu continues the same runs: same speaker size and presets, more steps
+    assert cpu.size == fast.size
+    for name, share in fast.stages.items():
+        assert share.presets == cpu.stages[name].presets and share.steps < cpu.stages[name].steps, name
+    assert cpu.demo.val_seconds >= 10
+
+
+def test_bad_budgets_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text("preprocess: {size: 64}\nstages:\n  mdoa: {steps: 5}\n")
+    with pytest.raises(UserError, match=r"`stages.mdoa` names no registered stage; the stages are moda, faconet"):
+        load_budget(path)
+    path.write_text("preprocess: {size: 64}\nstages:\n  moda: {steps: 0}\n")
+    with pytest.raises(UserError, match="stages.moda.steps must be a positive integer"):
+        load_budget(path)
+    path.write_text("preprocess: {size: 64}\nstages:\n  moda: {step: 5}\n")
+    with pytest.raises(UserError, match="unknown key"):
+        load_budget(path)
+    with pytest.raises(UserError, match="--budget nope: no such budget file or name; use one of"):
+        load_budget("nope")
+
+
+def test_a_method_registered_later_joins_by_budget_lines_only(tmp_path: Path) -> None:
+    from talkzoo.pipelines.avatar import chosen_methods, stages_for
+
+    method = register(Method(name="later", summary="registered after the budgets were written",
+                             stages=(Stage("later_stage", "moda", "moda_cpu", (), "s"),), avatar="x:Y"))  # fmt: skip
+    try:
+        budget = load_budget("cpu")
+        with pytest.raises(UserError, match=r"has no entry for stage 'later_stage' \(recipe moda\); add"):
+            [budget.stage(s) for s in stages_for(chosen_methods(["later"]))]
+        path = tmp_path / "with_later.yaml"
+        text = budget.path.read_text().replace("stages:\n", "stages:\n  later_stage: {steps: 7, presets: [moda_cpu]}\n")
+        path.write_text(text)
+        joined = load_budget(path)
+        assert [joined.stage(s).steps for s in stages_for(chosen_methods(["later"]))] == [7]
+    finally:
+        del METHODS[method.name]
+
+
+def test_val_seconds_holds_out_the_end_of_the_video() -> None:
+    from talkzoo.datamodules.preprocess import PreprocessConfig
+    from talkzoo.datamodules.preprocess.errors import PreprocessError
+    from talkzoo.datamodules.preprocess.pipeline import val_start
+
+    assert val_start(1500, PreprocessConfig(size=64), Path("v.mp4")) == -1  # the format's default: last 1/11
+    assert val_start(1500, PreprocessConfig(size=64, val_seconds=10), Path("v.mp4")) == 1250
+    with pytest.raises(PreprocessError, match="holding out 59 s of a 60.0 s video leaves 1.0 s to train on"):
+        val_start(1500, PreprocessConfig(size=64, val_seconds=59), Path("v.mp4"))
+
+
+# ---- console and report ------------------------------------------------------------------------------------------
+def test_quiet_output_sends_native_chatter_to_the_log(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from talkzoo.pipelines.console import quiet_output
+
+    with quiet_output(tmp_path / "log.txt") as log:
+        os.write(2, b"W0000 inference_feedback_manager.cc:114] Feedback manager requires ...\n")  # as MediaPipe
+        warnings.warn("SymbolDatabase.GetPrototype() is deprecated", UserWarning, stacklevel=1)
+        print("progress for the user", file=sys.stderr)
+    out = capfd.readouterr()
+    assert log == tmp_path / "log.txt"
+    assert "inference_feedback_manager" not in out.err and "GetPrototype" not in out.err
+    assert "progress for the user" in out.err
+    text = (tmp_path / "log.txt").read_text()
+    assert "inference_feedback_manager" in text and "GetPrototype" in text
+    with quiet_output(tmp_path / "log2.txt", verbose=True):
+        os.write(2, b"shown when verbose\n")
+    assert "shown when verbose" in capfd.readouterr().err
+
+
+def test_report_is_one_file_with_the_evaluated_numbers_baselines_and_their_meaning(tmp_path: Path) -> None:
+    from talkzoo.pipelines.report import METRIC_HELP, ReportData, render_report
+
+    media = {}
+    for name in ("side_by_side.mp4", "poster.png", "frame_grid.png", "mouth_opening.png", "sync.png"):
+        media[name.split(".")[0]] = tmp_path / name
+        media[name.split(".")[0]].write_bytes(name.encode())  # any bytes: the report only inlines them
+
+    def result(psnr: float, corr: float, offset: int, conf: float) -> dict:
+        return {"psnr": psnr, "ssim": 0.8, "lpips": "unavailable: no weights", "lmd": 1.5, "mouth_corr": corr,
+                "sync": {"offset": offset, "confidence": conf}, "sync_gt": {"offset": 0, "confidence": 0.61},
+                "niqe_pred": 5.0, "niqe_gt": 4.5, "detection": {"pred": 1.0, "gt": 1.0, "both_frames": 9}}  # fmt: skip
+
+    videos = {"MODA": result(24.51234, 0.73456, 1, 0.42), "ER-NeRF": result(25.0, 0.8, 0, 0.5)}
+    baselines = {"mean train frame": result(25.2, 0.01, 7, 0.05)}
+    motion = {"lmd": 0.27, "lmd_mean_baseline": 0.38, "improvement_over_baseline": 1 - 0.27 / 0.38, "lmd_v": 0.2,
+              "ma": 0.8, "mouth_corr": 0.9, "div_eyes": 0.4, "div_head": 0.3}  # fmt: skip
+    page = render_report(ReportData("t", [("video", "v.mp4")], videos, baselines, motion, media))
+    assert _report_cells(page, "MODA")[1:7] == ["24.51", "0.800", "–", "1.50", "0.735", "+1, 0.42"]
+    assert _report_cells(page, "mean train frame")[5:7] == ["0.010", "+7, 0.05"]
+    assert '<tr class="baseline"><td>mean train frame' in page and '<tr class="baseline"><td>mean motion' in page
+    assert _report_cells(page, "ground truth")[6] == "+0, 0.61"
+    assert "29% below the mean-motion baseline" in page
+    assert all(html_escape(name) in page for name, _ in METRIC_HELP)
+    sources = re.findall(r'(?:src|poster|href)="([^"]*)"', page)
+    assert len(sources) == 5 and all(s.startswith("data:") for s in sources)  # video, poster, 3 pictures
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+# ---- end to end ----------------------------------------------------------------------------------------------------
+def _real_looking(src: Path, dst: Path) -> Path:
+    """src re-encoded as a phone would: 30000/1001 fps (each output frame the source frame nearest in time),
+    44.1 kHz stereo AAC (the right channel quieter)."""
+    import av
+
+    from talkzoo.datamodules.media import iter_frames, read_audio
+
+    frames = list(iter_frames(src))
+    wave = read_audio(src, 44100)
+    rate = Fraction(30000, 1001)
+    count = int(len(frames) / 25 * rate)
+    with av.open(str(dst), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        audio = container.add_stream("aac", rate=44100, layout="stereo")
+        for i in range(count):
+            image = frames[min(len(frames) - 1, round(i / float(rate) * 25))]
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        stereo = np.stack([wave, 0.8 * wave]).astype(np.float32)
+        for start in range(0, stereo.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, start : start + 1024]), format="fltp",
+                                               layout="stereo")  # fmt: skip
+            chunk.sample_rate, chunk.pts = 44100, start
+            container.mux(audio.encode(chunk))
+        container.mux(audio.encode(None))
+    return dst
+
+
+def _report_cells(report: str, name: str) -> list[str]:
+    """The cells of the metrics-table row whose first cell is `name` (PSNR, SSIM, LPIPS, lip LMD, ρ, sync, …)."""
+    row = re.search(rf"<tr(?: class=\"\w+\")?><td>{re.escape(name)}</td>(.*?)</tr>", report)
+    assert row is not None, name
+    return [name, *re.findall(r"<td>(.*?)</td>", row.group(1))]
+
+
+def _finite_numbers(result: dict) -> None:
+    for key in ("psnr", "ssim", "lmd", "mouth_corr"):
+        assert isinstance(result[key], float) and math.isfinite(result[key]), (key, result[key])
+    assert isinstance(result["sync_gt"], dict) and math.isfinite(result["sync_gt"]["confidence"])
+    # a few dozen steps may leave a mouth that does not move: then the score says so rather than inventing a number
+    sync = result["sync"]
+    assert (isinstance(sync, dict) and math.isfinite(sync["confidence"])) or sync.startswith(
+        "unavailable: the mouth does not move"
+    ), sync
+
+
+@pytest.mark.slow
+def test_avatar_on_a_real_looking_clip_end_to_end_then_resumes_with_more_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from talkzoo.datamodules.media import probe_video
+    from talkzoo.datamodules.synthetic import synthesize
+    from talkzoo.pipelines.avatar import run_avatar
+    from talkzoo.pipelines.evaluate import evaluate_video
+
+    synthesize(tmp_path / "synth", seconds=10.0, size=128, seed=3, progress=False)
+    clip = _real_looking(tmp_path / "synth" / "raw.mp4", tmp_path / "phone.mp4")
+    info = probe_video(clip)
+    assert abs(info.fps - 29.97) < 0.01 and info.audio_rate == 44100
+    new_audio = tmp_path / "hello.wav"
+    from scipy.io import wavfile
+
+    wavfile.write(new_audio, 22050, (np.sin(np.arange(22050) / 9.0) * 8000).astype(np.int16))  # 1 s, 22 kHz
+    budget = tmp_path / "tiny.yaml"
+    budget.write_text(TINY_BUDGET)
+    out = tmp_path / "avatar"
+
+    metrics = run_avatar(clip, out, ["moda", "ernerf"], budget, [new_audio], val_seconds=3, progress=False)
+    assert metrics["held_out"]["frames"] == 75 and metrics["budget"]["steps"]["moda"] == 40
+    for name in ("MODA", "ER-NeRF"):
+        _finite_numbers(metrics["videos"][name])
+    assert math.isfinite(metrics["baselines"]["mean train frame"]["psnr"])
+    assert math.isfinite(metrics["motion"]["lmd"]) and math.isfinite(metrics["motion"]["lmd_mean_baseline"])
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["videos"]["MODA"]["mouth_corr"] == pytest.approx(metrics["videos"]["MODA"]["mouth_corr"])
+    for name in ("moda.mp4", "ernerf.mp4", "side_by_side.mp4", "hello/moda.mp4", "hello/ernerf.mp4"):
+        assert probe_video(out / name).has_audio, name
+    assert probe_video(out / "side_by_side.mp4").width == 3 * 192  # ground truth | MODA | ER-NeRF, 192 px tiles
+    assert abs(probe_video(out / "hello" / "moda.mp4").num_frames - 25) <= 1  # 1 s of new audio at 25 fps
+
+    report = (out / "report.html").read_text()
+    # one number per concept: `talkzoo evaluate` run on its own gives the mouth-opening ρ the report and
+    # metrics.json show (the report's plots come from the same evaluate_video call)
+    alone = evaluate_video(out / "moda.mp4", out / "speaker", split="val", progress=False)
+    assert alone["mouth_corr"] == pytest.approx(saved["videos"]["MODA"]["mouth_corr"], abs=1e-9)
+    assert alone["sync"] == saved["videos"]["MODA"]["sync"]
+    assert alone["psnr"] == pytest.approx(saved["videos"]["MODA"]["psnr"])
+    assert _report_cells(report, "MODA")[5] == f"{alone['mouth_corr']:.3f}"
+    sources = re.findall(r'(?:src|poster|href)="([^"]*)"', report)
+    assert sources and all(s.startswith("data:") for s in sources)  # self-contained
+    assert report.count("data:video/mp4;base64,") == 1 + 2  # side by side + the new audio's two videos
+    assert "What each metric means" in report and "mean train frame" in report and "mean motion" in report
+    for picture in ("frame_grid.png", "mouth_opening.png", "sync.png"):
+        assert (out / picture).stat().st_size > 1000
+
+    capsys.readouterr()
+    ernerf_video = (out / "ernerf.mp4").stat().st_mtime
+    budget.write_text(TINY_BUDGET.replace("{steps: 10, presets: [faconet", "{steps: 14, presets: [faconet"))
+    again = run_avatar(clip, out, ["moda", "ernerf"], budget, [new_audio], val_seconds=3, progress=False)
+    printed = capsys.readouterr().out
+    stage_lines = re.findall(r"^\[(\d+)/(\d+)\] ", printed, flags=re.M)
+    assert [int(i) for i, _ in stage_lines] == list(range(1, 10)) and {t for _, t in stage_lines} == {"9"}
+    assert printed.count("done in") == 9 and printed.count("(elapsed ") == 9  # one line per stage, with times
+    assert "resumed at step 10, now 14" in printed and printed.count("reusing") == 4  # the 4 other stages
+    assert again["budget"]["steps"]["faconet"] == 14
+    assert again["videos"]["MODA"]["psnr"] != metrics["videos"]["MODA"]["psnr"]  # MODA's video made again
+    assert (out / "ernerf.mp4").stat().st_mtime == ernerf_video  # ER-NeRF's stages did not change: kept
+    assert "inference_feedback_manager" not in printed and "Epoch" not in printed
+
+
+def test_demo_is_avatar_on_the_synthetic_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`talkzoo demo` = synthesise the budget's video, then the avatar pipeline on it with the budget's held-out
+    length; nothing else."""
+    import talkzoo.pipelines.demo as demo
+
+    budget = tmp_path / "b.yaml"
+    budget.write_text(TINY_BUDGET + "demo: {seconds: 3, size: 64, style: easy, val_seconds: 1}\n")
+    calls = []
+    monkeypatch.setattr(demo, "run_avatar", lambda *a, **k: calls.append((a, k)) or {"seconds": {}})
+    demo.run_demo(tmp_path / "out", budget=budget, progress=False)
+    ((args, kwargs),) = calls
+    assert args[0] == tmp_path / "out" / "synth" / "raw.mp4" and args[1] == tmp_path / "out"
+    assert kwargs["val_seconds"] == 1 and args[3].path == budget
+    mtime = args[0].stat().st_mtime
+    demo.run_demo(tmp_path / "out", budget=budget, progress=False)  # the video is reused
+    assert args[0].stat().st_mtime == mtime and len(calls) == 2
