@@ -83,7 +83,7 @@ def main() -> None:
         start = time.perf_counter()
         assert talkzoo(cli) == 0, stage.name
         times[stage.name] = round(time.perf_counter() - start, 1)
-    held_out = frames_check(runs / "tg_fuse" / "checkpoints" / "last.ckpt", speaker, args.size)
+    held_out = frames_check(runs / "talkinggaussian_fuse" / "checkpoints" / "last.ckpt", speaker, args.size)
     audio, frames = write_heldout_audio(speaker, out / "heldout.wav")
     video = out / "talkinggaussian.mp4"
     start = time.perf_counter()

@@ -165,28 +165,28 @@ register(
         "ECCV 2024",
         stages=(
             Stage(
-                "tg_mouth",
+                "talkinggaussian_mouth",
                 "talkinggaussian_mouth",
                 "talkinggaussian_mouth_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "audio → the inside of the mouth (Gaussians, position offsets)",
             ),
             Stage(
-                "tg_face",
+                "talkinggaussian_face",
                 "talkinggaussian_face",
                 "talkinggaussian_face_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "audio + blink → the face (Gaussians, position/rotation/scale offsets)",
             ),
             Stage(
-                "tg_fuse",
+                "talkinggaussian_fuse",
                 "talkinggaussian_fuse",
                 "talkinggaussian_fuse_cpu",
                 (
                     "--data.speaker={speaker}",
                     SIZE,
-                    "--model.init_args.face_checkpoint={runs}/tg_face/checkpoints/last.ckpt",
-                    "--model.init_args.mouth_checkpoint={runs}/tg_mouth/checkpoints/last.ckpt",
+                    "--model.init_args.face_checkpoint={runs}/talkinggaussian_face/checkpoints/last.ckpt",
+                    "--model.init_args.mouth_checkpoint={runs}/talkinggaussian_mouth/checkpoints/last.ckpt",
                 ),
                 "face → mouth → torso over background: colours and face opacity refined",
             ),

@@ -37,7 +37,7 @@ def test_motion_sources_move_the_head(trained_runs: Path, tiny_speaker: Path, wa
 
 def test_branch_runs_without_a_fusion_run(trained_runs: Path, tiny_speaker: Path, wave: np.ndarray,
                                           tmp_path: Path) -> None:  # fmt: skip
-    for stage in ("tg_face", "tg_mouth"):
+    for stage in ("talkinggaussian_face", "talkinggaussian_mouth"):
         (tmp_path / stage).symlink_to(trained_runs / stage)
     frames = _frames(tmp_path, tiny_speaker, wave, motion="training")
     meta = Speaker(tiny_speaker).meta

@@ -8,7 +8,6 @@ training poses replayed) or "auto" (moda when RUNS/moda exists).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,17 @@ from talkzoo.datamodules.boundary import open_speaker
 from talkzoo.datamodules.resize import resize_image, scale_intrinsics, target_size
 from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
 from talkzoo.lightning_modules.ernerf_torso import ERNeRFTorso, load_head, render_head_layer
-from talkzoo.lightning_modules.moda import MODA
 from talkzoo.lightning_modules.run_loading import find_run_config, load_run_module
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.rendering.rays import pixel_grid
 from talkzoo.zoo.rendering.volume import composite
 
-from .audio import StreamAudio
-from .base import Avatar
-from .moda import load_moda_stage, speaker_index, stage_checkpoint
-from .moda_motion import MotionStream
-from .motion import ModaMotion, PoseSource, TrainingReplay
+from .moda import stage_checkpoint
+from .motion import PoseSource
+from .posed import PosedAudioAvatar, motion_options, pose_source
 
 HEAD_HINT = "talkzoo fit --config ernerf_head [--config ernerf_head_cpu]"
 TORSO_HINT = "talkzoo fit --config ernerf_torso [--config ernerf_torso_cpu]"
-MOTIONS = ("auto", "moda", "training")
 
 
 def run_data_config(checkpoint: Path) -> dict[str, Any]:
@@ -46,7 +41,7 @@ def run_data_config(checkpoint: Path) -> dict[str, Any]:
     return dict(data.get("init_args") or {})
 
 
-class ERNeRFAvatar(Avatar):
+class ERNeRFAvatar(PosedAudioAvatar):
     """ER-NeRF for one speaker.
 
     Args (options of `load`): motion "auto" | "moda" | "training"; smooth: Gaussian σ in frames on the pose path;
@@ -71,8 +66,8 @@ class ERNeRFAvatar(Avatar):
         meta = spk.meta
         native = target_size(data.get("size"), meta.height, meta.width)
         super().__init__(float(meta.fps), native, device, size if size is not None else (meta.height, meta.width))
-        self.head, self.torso, self.poses, self.chunk = head, torso, poses, int(chunk)
-        self.window, self.context = int(data.get("audio_window", 16)), int(data.get("audio_context", 8))
+        self.head, self.torso, self.chunk = head, torso, int(chunk)
+        self._setup_posed(data, poses, int(head.field.audio_net.convs[0].in_channels))
         height, width = native
         intrinsics = scale_intrinsics(meta.intrinsics, width / meta.width, height / meta.height)
         self.intrinsics = torch.from_numpy(intrinsics)[None].to(device)
@@ -80,9 +75,6 @@ class ERNeRFAvatar(Avatar):
         self.background = background.permute(2, 0, 1)[None].to(device)
         self.background_rays = self.background[0].permute(1, 2, 0).reshape(-1, 3)
         self.pixels = pixel_grid(height, width, device)
-        feature = str(data.get("feature", "mel"))
-        dim = int(head.field.audio_net.convs[0].in_channels)
-        self.audio = StreamAudio(feature, dim, self.fps)
         if torso is not None:
             torso.hparams.val_chunk = self.chunk
         self.reset()
@@ -91,12 +83,7 @@ class ERNeRFAvatar(Avatar):
     def load(cls, runs: Path, speaker: Path, device: str | torch.device = "cpu", **options: Any) -> ERNeRFAvatar:
         device = torch.device(device)
         runs = Path(runs)
-        motion = options.pop("motion", "auto")
-        smooth = float(options.pop("smooth", 2.0))
-        moda_windows = {k: options.pop(f"moda_{k}") for k in ("stride", "context", "lookahead") if f"moda_{k}" in
-                        options}  # fmt: skip
-        if motion not in MOTIONS:
-            raise UserError(f"motion {motion!r}: choose one of {', '.join(MOTIONS)}")
+        motion, smooth, moda_windows = motion_options(options)
         head_path = stage_checkpoint(runs, "ernerf_head")
         if not head_path.is_file():
             raise UserError(f"{head_path}: no ER-NeRF head run; train it: {HEAD_HINT} --trainer.default_root_dir "
@@ -111,72 +98,15 @@ class ERNeRFAvatar(Avatar):
         else:
             head = load_head(head_path)
         head = head.to(device).eval()
-        spk = open_speaker(str(speaker))
-        train = spk.split_indices("train")
-        if motion == "auto":
-            motion = "moda" if stage_checkpoint(runs, "moda").is_file() else "training"
-        if motion == "moda":
-            moda = load_moda_stage(runs, "moda", MODA, device)
-            index = speaker_index([s.speaker for s in moda.speaker_stats], spk.name, "MODA")
-            fps = float(spk.meta.fps)
-            waveform = moda.input_kind == "waveform"
-            moda_audio = StreamAudio(None if waveform else str(moda.hparams.feature),
-                                     0 if waveform else int(moda.audio_encoder.in_dim), fps,
-                                     keep_samples=waveform)  # fmt: skip
-            stream = MotionStream(moda, index, moda_audio, **moda_windows)
-            poses: PoseSource = ModaMotion(stream, np.asarray(spk.canonical[train]), spk.blink[train], smooth)
-        else:
-            poses = TrainingReplay(spk.pose, spk.blink, train, smooth)
+        poses = pose_source(runs, Path(speaker), motion, smooth, device, moda_windows)
         return cls(head, torso, Path(speaker), run_data_config(head_path), poses, device, **options)
 
-    @property
-    def lookahead_frames(self) -> int | None:
-        if not self.audio.streaming:
-            return None
-        ahead = self.context - 1 - self.context // 2  # context frames after t
-        steps = self.window - 1 - self.window // 2 + 0.5  # feature rows after the last frame's centre
-        audio = ahead + math.ceil((steps / self.audio.rate_hz + (self.audio.lookahead_seconds or 0)) * self.fps)
-        return max(audio, self.poses.lookahead_frames + 1)
-
-    # ---- the stream -----------------------------------------------------------------------------------------
-    def _reset_stream(self) -> None:
-        self.audio.reset()
-        self.poses.reset()
-
-    def _feed(self, samples: np.ndarray) -> None:
-        self.audio.feed(samples)
-        self.poses.feed(samples)
-
-    def _end(self) -> None:
-        self.audio.end()
-        self.poses.end()
-
-    def _ready_frames(self) -> int:
-        total = self._total
-        self.poses.advance(self.frames_known, total)
-        if total is not None:
-            return total if all(self.poses.ready(t, total) for t in range(self._next, total)) else self._next
-        t = self._next
-        ahead = self.context - 1 - self.context // 2
-        while (
-            t + ahead < self.frames_known
-            and self.audio.window_ready(t + ahead, self.window)
-            and self.poses.ready(t, total)
-        ):
-            t += 1
-        return t
-
     def _render(self, t: int) -> np.ndarray:
-        pose, blink = self.poses.at(t, self._total)
-        frames = t + np.arange(self.context) - self.context // 2
-        windows = self.audio.frame_windows(frames, self.window, self.frames_known)
         batch = {
             "background": self.background,
-            "pose": torch.from_numpy(pose)[None].to(self.device),
             "intrinsics": self.intrinsics,
-            "blink": torch.tensor([blink], device=self.device),
-            "audio": torch.from_numpy(windows)[None].to(self.device),
             "index": torch.zeros(1, dtype=torch.long, device=self.device),
+            **self._pose_inputs(t),
         }
         height, width = self.native
         if self.torso is not None:
