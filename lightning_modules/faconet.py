@@ -16,7 +16,6 @@ with the ground-truth pose): `val/l1`, `val/l1_mean_baseline` (the train-mean me
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,12 +23,9 @@ import torch
 from torch import nn
 
 from talkzoo.datamodules.batches import MotionBatch
-from talkzoo.datamodules.speaker_info import SpeakerInfo
-from talkzoo.datamodules.stats import SpeakerStats
 from talkzoo.lightning_modules.ddp import allow_two_backward_passes
 from talkzoo.lightning_modules.media import MotionMedia
-from talkzoo.lightning_modules.speaker_module import SpeakerModule
-from talkzoo.zoo.errors import UserError
+from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule
 from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 from talkzoo.zoo.head_motion import head_motion_to_pose
 from talkzoo.zoo.metrics import landmark_distance, mouth_opening, project_points
@@ -43,7 +39,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class FaCoNet(SpeakerModule):
+class FaCoNet(MotionSpeakerModule):
     """MODA's facial composer with an injected generator and (optional) discriminator.
 
     Args:
@@ -55,6 +51,8 @@ class FaCoNet(SpeakerModule):
         nonsemantic_smoothing: Gaussian sigma (frames) applied at inference to the points outside lips and eyes
             (MODA: 5; 0 = off).
     """
+
+    label = "FaCo-Net"
 
     def __init__(
         self,
@@ -79,25 +77,6 @@ class FaCoNet(SpeakerModule):
         if self._trainer is not None and self.discriminator is not None:
             allow_two_backward_passes(self.trainer)
         super().setup(stage)
-
-    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
-        """The speakers by index; each needs its motion statistics (the mesh normalisation)."""
-        for info in speakers:
-            if info.stats is None:
-                raise UserError(
-                    f"speaker {info.name}: FaCo-Net needs its motion statistics; train on a MotionDataModule"
-                )
-        super().set_speakers(speakers)
-
-    @property
-    def speaker_stats(self) -> list[SpeakerStats]:
-        """Per-speaker motion statistics, by speaker index."""
-        return [info.stats for info in self.speakers if info.stats is not None]
-
-    @property
-    def speaker_cameras(self) -> list[dict[str, float]]:
-        """Per-speaker {focal, cx, cy, width, height, fps} (pixels at the speaker's own size), by speaker index."""
-        return [info.camera_dict() for info in self.speakers]
 
     # ---- model ------------------------------------------------------------------------------------------------
     def forward(self, lips: torch.Tensor, eyes: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:

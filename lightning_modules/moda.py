@@ -16,7 +16,6 @@ samples of the same audio).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,10 +25,9 @@ from torch import nn
 from talkzoo.datamodules.alignment import interpolate_features
 from talkzoo.datamodules.batches import MotionBatch
 from talkzoo.datamodules.speaker_info import SpeakerInfo
-from talkzoo.datamodules.stats import SpeakerStats
 from talkzoo.lightning_modules.media import MotionMedia
+from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule
 from talkzoo.lightning_modules.protocols import MotionAudioEncoder, MotionBody, require
-from talkzoo.lightning_modules.speaker_module import SpeakerModule
 from talkzoo.zoo.audio import extract, to_mono_16k
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.head_motion import head_motion_to_pose
@@ -49,7 +47,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class MODA(SpeakerModule):
+class MODA(MotionSpeakerModule):
     """The A→R stage of MODA with an injected audio encoder and temporal body.
 
     Args:
@@ -68,6 +66,8 @@ class MODA(SpeakerModule):
         smoothing: per-part Gaussian sigma (frames) applied after prediction. temperature: ProbAttn sampling
         temperature in validation and prediction. seed: seeds sampling in validation and prediction.
     """
+
+    label = "MODA"
 
     def __init__(
         self,
@@ -123,27 +123,14 @@ class MODA(SpeakerModule):
         """ "features" (batch `audio`) or "waveform" (batch `waveform`), from the audio encoder."""
         return self.audio_encoder.input_kind
 
-    def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
-        """The speakers by index; each needs motion statistics and the audio the encoder reads."""
-        for info in speakers:
-            if info.stats is None:
-                raise UserError(f"speaker {info.name}: MODA needs its motion statistics; train on a MotionDataModule")
-            if info.audio_source != self.input_kind:
-                raise UserError(
-                    f"the audio encoder reads {self.input_kind} but the data gives audio_source={info.audio_source!r}"
-                    f": set data.init_args.audio_source: {self.input_kind}"
-                )
-        super().set_speakers(speakers)
-
-    @property
-    def speaker_stats(self) -> list[SpeakerStats]:
-        """Per-speaker motion statistics, by speaker index."""
-        return [info.stats for info in self.speakers if info.stats is not None]
-
-    @property
-    def speaker_cameras(self) -> list[dict[str, float]]:
-        """Per-speaker {focal, cx, cy, width, height, fps} (pixels at the speaker's own size), by speaker index."""
-        return [info.camera_dict() for info in self.speakers]
+    def check_speaker(self, info: SpeakerInfo) -> None:
+        """Each speaker needs motion statistics and the audio the encoder reads."""
+        super().check_speaker(info)
+        if info.audio_source != self.input_kind:
+            raise UserError(
+                f"the audio encoder reads {self.input_kind} but the data gives audio_source={info.audio_source!r}"
+                f": set data.init_args.audio_source: {self.input_kind}"
+            )
 
     # ---- model ------------------------------------------------------------------------------------------------
     def forward(
