@@ -94,7 +94,8 @@ class FaCoNet(MotionSpeakerModule):
         lips_n = torch.as_tensor(stats.normalise("lips", np.asarray(lips, dtype=np.float32)))
         eyes_n = torch.as_tensor(stats.normalise("eyes", np.asarray(eyes, dtype=np.float32)))
         was_training = self.training
-        self.eval()
+        if was_training:  # a stream composes one frame at a time: no mode switch per call when already in eval
+            self.eval()
         parts = []
         try:
             for s in range(0, lips_n.shape[0], chunk):
@@ -104,7 +105,8 @@ class FaCoNet(MotionSpeakerModule):
                 )
                 parts.append(self(lips_s, eyes_s, subject)[0].float().cpu())
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         mesh = torch.cat(parts) if parts else torch.zeros(0, 478, 3)
         sigma = float(self.hparams.nonsemantic_smoothing)
         if sigma > 0:

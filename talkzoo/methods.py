@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,12 @@ class Stage:
 
     def run_dir(self, runs: str | Path) -> Path:
         return Path(runs) / self.name
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Stages whose runs this one reads: those its overrides name as {runs}/<stage>/ (e.g. ER-NeRF's torso
+        reads the head's checkpoint), so a scheduler trains them first."""
+        return tuple(dict.fromkeys(m for o in self.overrides for m in re.findall(r"\{runs\}/([^/]+)/", o)))
 
     def checkpoint(self, runs: str | Path) -> Path:
         return self.run_dir(runs) / "checkpoints" / "last.ckpt"

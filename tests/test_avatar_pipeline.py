@@ -21,6 +21,7 @@ from talkzoo.zoo.errors import UserError
 TINY_BUDGET = """
 preprocess: {size: 64}
 threads: 2
+lanes: 2          # the stages side by side in two processes (talkzoo.pipelines.avatar_lanes)
 stages:
   moda:         {steps: 40, presets: [moda_cpu]}
   faconet:      {steps: 10, presets: [faconet_cpu]}
@@ -59,6 +60,9 @@ def test_bad_budgets_are_one_line_errors(tmp_path: Path) -> None:
         load_budget(path)
     path.write_text("preprocess: {size: 64}\nstages:\n  moda: {step: 5}\n")
     with pytest.raises(UserError, match="unknown key"):
+        load_budget(path)
+    path.write_text("preprocess: {size: 64}\nlanes: 0\nstages:\n  moda: {steps: 5}\n")
+    with pytest.raises(UserError, match="lanes must be a positive integer"):
         load_budget(path)
     with pytest.raises(UserError, match="--budget nope: no such budget file or name; use one of"):
         load_budget("nope")

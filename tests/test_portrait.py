@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -137,6 +138,12 @@ def test_renderer_beats_trivial_baselines(tiny_speaker: Path, tmp_path: Path) ->
     assert result["psnr"] > result["psnr_reference"] + 0.3, result
     assert result["psnr"] > result["psnr_mean_frame"], result
     assert result["ssim"] > 0.5, result
+    # trained on CPU in channels-last layout (faster oneDNN convolutions): the same function as the default layout
+    assert model.generator.down[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = copy.deepcopy(model.generator).to(memory_format=torch.contiguous_format)
+    x = torch.rand(2, model.generator.in_channels, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model.generator(x), plain(x), atol=1e-5)
     media = model.validation_media()
     assert media is not None and media["kind"] == "frames"
     assert media["render"].shape == media["target"].shape == media["condition"].shape

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from talkzoo.cli import main
-from talkzoo.methods import METHODS, Method, Stage, get_method, register
+from talkzoo.methods import METHODS, Method, Stage, all_stages, get_method, register
 from talkzoo.recipes import recipe_files, resolve_config, resolve_config_args
 from talkzoo.zoo.errors import UserError
 
@@ -62,6 +62,14 @@ def test_stage_overrides_bind_speaker_runs_and_size() -> None:
     ]
     assert "--data.init_args.size=96" not in torso.fit_overrides("/data/me", "/runs", None)
     assert get_method("moda").stages[0].fit_overrides("/data/me", "/runs") == ['--data.speakers=["/data/me"]']
+
+
+def test_stages_require_the_runs_their_overrides_read() -> None:
+    """`talkzoo avatar` trains stages side by side; a stage that reads another's checkpoint waits for it."""
+    stages = all_stages()
+    assert stages["ernerf_torso"].requires == ("ernerf_head",)
+    assert set(stages["talkinggaussian_fuse"].requires) == {"talkinggaussian_face", "talkinggaussian_mouth"}
+    assert stages["moda"].requires == stages["renderer"].requires == stages["ernerf_head"].requires == ()
 
 
 def test_recipes_resolve_by_name_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -446,3 +446,17 @@ def test_the_inference_process_serves_sessions(trained_runs: Path, tiny_speaker:
     finally:
         factory.close()
     assert not factory.process.process.is_alive()
+
+
+def test_the_inference_process_leaves_a_core_to_the_network_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CPU the avatar's process gets every core but one (VP8 / Opus / SRTP run in the server's); elsewhere torch
+    decides. On 2 cores that is 1 thread: MODA 128² streamed 25.0 frames/s instead of 23.7 (docs/serve.md)."""
+    from talkzoo.serve.engines import inference_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert inference_threads("cpu") == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert inference_threads("cpu") == 15
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert inference_threads("cpu") == 1
+    assert inference_threads("cuda") is None and inference_threads("cuda:1") is None

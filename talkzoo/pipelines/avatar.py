@@ -33,6 +33,7 @@ import torch
 
 from talkzoo.methods import METHODS, Method, Stage, all_stages, get_method
 from talkzoo.pipelines.avatar_budget import Budget, StageBudget, budget_names, load_budget
+from talkzoo.pipelines.avatar_lanes import train_stages
 from talkzoo.pipelines.console import Console, clock, quiet_output
 from talkzoo.pipelines.evaluate import TRACK_SIDE, evaluate_video, measure_truth, to_json
 from talkzoo.recipes import resolve_config
@@ -64,8 +65,9 @@ def stages_for(methods: Sequence[Method]) -> list[Stage]:
 
 
 # ---- training ------------------------------------------------------------------------------------------------------
-def fit_args(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool) -> list[str]:
-    """The `talkzoo fit` arguments of one stage (without --ckpt_path)."""
+def fit_args(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool,
+             callbacks: Sequence[str] = ()) -> list[str]:  # fmt: skip
+    """The `talkzoo fit` arguments of one stage (without --ckpt_path); callbacks: extra callback class paths."""
     args = ["fit", "--config", resolve_config(stage.recipe)]
     for preset in share.presets:
         args += ["--config", resolve_config(preset)]
@@ -82,6 +84,8 @@ def fit_args(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: 
         args += ["--trainer.max_steps", str(share.steps)]
     if progress:
         args += ["--trainer.callbacks+=talkzoo.pipelines.console.StepProgress"]
+    for callback in callbacks:
+        args += [f"--trainer.callbacks+={callback}"]
     return args
 
 
@@ -89,19 +93,30 @@ def checkpoint_step(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"])
 
 
-def fit_stage(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool) -> str:
+def reused(stage: Stage, share: StageBudget, runs: Path) -> str | None:
+    """What training `stage` would do when it has nothing to do: "reusing …" if its last checkpoint already has
+    the budget's steps, else None."""
+    last = stage.checkpoint(runs)
+    if share.steps is None or not last.is_file():
+        return None
+    step = checkpoint_step(last)
+    return f"reusing {last} (step {step})" if step >= share.steps else None
+
+
+def fit_stage(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool,
+              callbacks: Sequence[str] = ()) -> str:  # fmt: skip
     """Train one stage to its budget: resumes from (or reuses) RUNS/<stage>/checkpoints/last.ckpt. → what it did.
     With `steps: null` the recipe's own schedule decides (Lightning stops at once when a resumed run is done)."""
     from talkzoo.pipelines.train import run_lightning_cli
 
-    args = fit_args(stage, share, speaker, runs, size, progress)
+    if (reuse := reused(stage, share, runs)) is not None:
+        return reuse
+    args = fit_args(stage, share, speaker, runs, size, progress, callbacks)
     last = stage.checkpoint(runs)
     if not last.is_file():
         run_lightning_cli(args)
         return f"trained {checkpoint_step(last)} steps"
     step = checkpoint_step(last)
-    if share.steps is not None and step >= share.steps:
-        return f"reusing {last} (step {step})"
     run_lightning_cli([*args, "--ckpt_path", str(last)])
     return f"resumed at step {step}, now {checkpoint_step(last)}"
 
@@ -240,12 +255,7 @@ def run_avatar(
         split = "the last 1/11" if held_out is None else f"the last {held_out:g} s"
         with console.stage(f"preprocess at {plan.size}² ({split} held out) → {speaker}", "preprocess"):
             preprocess_video(video, speaker, plan.size, held_out, progress, verbose, console)
-        for stage in stages:
-            share = shares[stage.name]
-            steps = "the recipe's steps" if share.steps is None else f"{share.steps} steps"
-            presets = "".join(f" + {p}" for p in share.presets)
-            with console.stage(f"train {stage.name} ({steps}; --config {stage.recipe}{presets})", stage.name):
-                console.say("      " + fit_stage(stage, share, speaker, runs, plan.size, progress))
+        train_stages(stages, shares, speaker, runs, plan.size, console, progress, plan.lanes, plan.threads, verbose)
         with console.stage("generate from the held-out audio" + (" and the new audio" if new_audio else ""),
                            "generate"):  # fmt: skip
             videos, extra = generate_all(chosen, speaker, runs, out, new_audio, progress)

@@ -24,7 +24,7 @@ from talkzoo.recipes import CONFIG_ROOT
 from talkzoo.zoo.errors import UserError
 
 BUDGET_DIR = CONFIG_ROOT / "budgets"
-TOP_KEYS = {"preprocess", "threads", "stages", "demo"}
+TOP_KEYS = {"preprocess", "threads", "lanes", "stages", "demo"}
 STAGE_KEYS = {"steps", "presets", "overrides"}
 PREPROCESS_KEYS = {"size", "val_seconds"}
 DEMO_KEYS = {"seconds", "size", "style", "val_seconds", "seed"}
@@ -55,13 +55,16 @@ class DemoVideo:
 @dataclass(frozen=True)
 class Budget:
     """A parsed budget file. size: preprocessing output (square, px) = training resolution. val_seconds: the
-    held-out clip (None: the last 1/11 of the video). threads: torch intra-op threads (None: torch's default)."""
+    held-out clip (None: the last 1/11 of the video). threads: torch intra-op threads (None: torch's default).
+    lanes: training stages run side by side (stages that do not read each other's checkpoints), each in its own
+    process with threads / lanes torch threads; 1: one after the other in this process."""
 
     name: str
     path: Path
     size: int
     val_seconds: float | None
     threads: int | None
+    lanes: int = 1
     stages: dict[str, StageBudget] = field(default_factory=dict)
     demo: DemoVideo | None = None
 
@@ -166,6 +169,7 @@ def load_budget(value: str | Path) -> Budget:
         size=_positive(pre["size"], "preprocess.size", path, optional=False),
         val_seconds=_positive(pre.get("val_seconds"), "preprocess.val_seconds", path, integer=False),
         threads=_positive(data.get("threads"), "threads", path),
+        lanes=_positive(data.get("lanes", 1), "lanes", path, optional=False),
         stages=stages,
         demo=demo,
     )

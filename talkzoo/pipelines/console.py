@@ -64,6 +64,14 @@ class Console:
         self.seconds[key or title] = took
         self.say(f"      done in {clock(took)} (elapsed {clock(time.perf_counter() - self.started)})")
 
+    def begin(self, title: str) -> None:
+        """A stage line for a step timed elsewhere (stages trained side by side): `record` gives its seconds."""
+        self.index += 1
+        self.say(f"[{self.index}/{self.total}] {title}")
+
+    def record(self, key: str, seconds: float) -> None:
+        self.seconds[key] = seconds
+
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "measured compute)")  # fmt: skip
     p.add_argument("--workers", type=int, default=1, help="inference threads shared by the sessions (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: on CPU every core but one for the inference process, "
+                   "torch's default in thread mode)")  # fmt: skip
     p.add_argument("--inference", choices=("process", "thread"), default="process",
                    help="where the avatars compute: one separate process (default; no lock contention with the "
                    "network loop) or a thread of the server")  # fmt: skip

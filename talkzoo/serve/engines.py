@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 import time
 from concurrent.futures import Executor
@@ -132,13 +133,25 @@ def _serve_requests(conn: Any, spec: dict[str, Any]) -> None:
             return
 
 
+def inference_threads(device: str) -> int | None:
+    """torch intra-op threads of the inference process when none are asked for: on CPU every core but one, since
+    the server's network loop (VP8 / Opus encoding, SRTP, packets) needs a core of its own — MODA 128² on 2 cores
+    streamed 25.0 frames/s with 1 thread and 23.7 with 2 (docs/serve.md); elsewhere torch's default (None)."""
+    if not str(device).startswith("cpu"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 class InferenceProcess:
-    """The loaded method in a spawned process, shared by every session of the server."""
+    """The loaded method in a spawned process, shared by every session of the server. threads: the process's
+    torch threads (None: `inference_threads(device)`)."""
 
     def __init__(self, method: str, runs: str, speaker: str, device: str = "cpu", options: dict[str, Any] | None = None,
                  threads: int | None = None, timeout_s: float = 300.0) -> None:  # fmt: skip
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
+        threads = inference_threads(device) if threads is None else threads
         spec = {"method": method, "runs": str(runs), "speaker": str(speaker), "device": device,
                 "options": dict(options or {}), "threads": threads}  # fmt: skip
         self.process = context.Process(target=_serve_requests, args=(child, spec), daemon=True, name="talkzoo-avatar")

@@ -1,0 +1,178 @@
+"""Training a budget's stages side by side (`lanes:` in a budget file; docs/avatar.md "Where the time goes").
+
+Small CPU models use a second core poorly: on 2 cores a MODA step takes 1.15× as long with one torch thread as
+with two, a renderer batch 1.25×. So `talkzoo avatar` with `lanes: 2` trains two stages at once, each in its own
+spawned process with one thread, instead of one after the other with two. A stage starts when a lane is free and
+the stages it reads are trained (`Stage.requires`: ER-NeRF's torso after its head), in the registry's order; each
+lane's progress comes back over a queue and shows as one bar per running stage. A failing stage stops the
+scheduling, lets the other lane's stage finish (its checkpoints are kept) and raises its error; a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from tqdm import tqdm
+
+from talkzoo.methods import Stage, all_stages
+from talkzoo.pipelines.avatar_budget import StageBudget
+from talkzoo.pipelines.console import Console, clock
+
+PROGRESS_EVERY_S = 0.5
+_PROGRESS: Any = None  # the lane process's queue to the scheduler (set by _start_lane)
+
+
+class LaneProgress(L.Callback):
+    """In a lane process: (stage, step, max_steps) onto the scheduler's queue, at most every 0.5 s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = 0.0
+
+    def _report(self, trainer: L.Trainer, force: bool = False) -> None:
+        now = time.monotonic()
+        if _PROGRESS is None or trainer.global_rank != 0 or (not force and now - self._last < PROGRESS_EVERY_S):
+            return
+        self._last = now
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        _PROGRESS.put((Path(trainer.default_root_dir).name, int(trainer.global_step), total))
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._report(trainer, force=True)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        self._report(trainer)
+
+
+def _start_lane(progress: Any, threads: int, quiet: bool) -> None:
+    """Lane process initialiser: its torch threads, the progress queue and (unless verbose) Lightning's info
+    lines off (file descriptor 2 is the parent's, already pointed at the log by quiet_output)."""
+    import logging
+
+    import torch
+
+    from talkzoo.pipelines.console import LIGHTNING_LOGGERS
+
+    global _PROGRESS
+    _PROGRESS = progress
+    torch.set_num_threads(threads)
+    if quiet:
+        for name in LIGHTNING_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _train_in_lane(name: str, share: StageBudget, speaker: str, runs: str, size: int, progress: bool) -> str:
+    from talkzoo.pipelines.avatar import fit_stage
+
+    callbacks = ("talkzoo.pipelines.avatar_lanes.LaneProgress",) if progress else ()
+    return fit_stage(all_stages()[name], share, Path(speaker), Path(runs), size, False, callbacks)
+
+
+def stage_title(stage: Stage, share: StageBudget) -> str:
+    steps = "the recipe's steps" if share.steps is None else f"{share.steps} steps"
+    presets = "".join(f" + {p}" for p in share.presets)
+    return f"train {stage.name} ({steps}; --config {stage.recipe}{presets})"
+
+
+def train_stages(
+    stages: Sequence[Stage],
+    shares: dict[str, StageBudget],
+    speaker: Path,
+    runs: Path,
+    size: int,
+    console: Console,
+    progress: bool,
+    lanes: int = 1,
+    threads: int | None = None,
+    verbose: bool = False,
+) -> None:
+    """Train (or resume, or reuse) every stage to its share of the budget: one after the other in this process
+    when lanes is 1, else up to `lanes` at once in spawned processes with threads // lanes torch threads each."""
+    from talkzoo.pipelines.avatar import fit_stage, reused
+
+    to_train = []
+    for stage in stages:
+        reuse = reused(stage, shares[stage.name], runs)
+        if reuse is None:
+            to_train.append(stage)
+            continue
+        with console.stage(stage_title(stage, shares[stage.name]), stage.name):
+            console.say("      " + reuse)
+    if lanes <= 1 or len(to_train) < 2:
+        for stage in to_train:
+            with console.stage(stage_title(stage, shares[stage.name]), stage.name):
+                console.say("      " + fit_stage(stage, shares[stage.name], speaker, runs, size, progress))
+        return
+    import torch
+
+    per_lane = max(1, (threads or torch.get_num_threads()) // lanes)
+    context = multiprocessing.get_context("spawn")
+    reports = context.Queue()
+    pending = list(to_train)
+    done: set[str] = {s.name for s in all_stages().values() if s not in to_train}  # trained or not chosen
+    running: dict[Future[str], tuple[Stage, float, int]] = {}
+    bars: dict[str, tqdm] = {}
+    failure: BaseException | None = None
+    with ProcessPoolExecutor(lanes, mp_context=context, initializer=_start_lane,
+                             initargs=(reports, per_lane, not verbose)) as pool:  # fmt: skip
+        while pending or running:
+            while failure is None and len(running) < lanes:
+                ready = next((s for s in pending if set(s.requires) <= done), None)
+                if ready is None:
+                    break
+                pending.remove(ready)
+                slot = min(set(range(lanes)) - {lane for _, _, lane in running.values()})
+                with tqdm.external_write_mode():  # the line above the running stages' bars, not through them
+                    console.begin(f"{stage_title(ready, shares[ready.name])} [lane {slot + 1}/{lanes}]")
+                future = pool.submit(_train_in_lane, ready.name, shares[ready.name], str(speaker), str(runs), size,
+                                     progress)  # fmt: skip
+                running[future] = (ready, time.perf_counter(), slot)
+            if not running:
+                break
+            finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+            _show_progress(reports, bars, {s.name: lane for s, _, lane in running.values()}, progress)
+            for future in finished:
+                stage, started, _ = running.pop(future)
+                bar = bars.pop(stage.name, None)
+                if bar is not None:
+                    bar.close()
+                try:
+                    message = future.result()
+                except BaseException as exc:  # noqa: BLE001 - raised once the other lanes have stopped
+                    failure = failure or exc
+                    pending.clear()
+                    continue
+                done.add(stage.name)
+                took = time.perf_counter() - started
+                console.record(stage.name, took)
+                with tqdm.external_write_mode():
+                    console.say(
+                        f"      {stage.name}: {message}; done in {clock(took)} (elapsed {clock(console.elapsed)})"
+                    )
+    for bar in bars.values():
+        bar.close()
+    if failure is not None:
+        raise failure
+
+
+def _show_progress(reports: Any, bars: dict[str, tqdm], lanes: dict[str, int], progress: bool) -> None:
+    """Drain the lanes' progress messages into one bar per running stage (at its lane's line)."""
+    while True:
+        try:
+            name, step, total = reports.get_nowait()
+        except queue_module.Empty:
+            return
+        if not progress or name not in lanes:
+            continue
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, initial=step, desc=name, unit="step", position=lanes[name],
+                                    leave=False, dynamic_ncols=True)  # fmt: skip
+        bar.update(step - bar.n)
