@@ -19,7 +19,19 @@ FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-ne
          "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
+PLAY_VIDEOS = """async () => Promise.all([...document.querySelectorAll('video')].map(async (v) => {
+  v.muted = true;
+  try { await v.play(); } catch (e) { return {ok: false, why: String(e)}; }
+  await new Promise((r) => setTimeout(r, 1200));
+  const played = v.currentTime;
+  v.pause(); v.currentTime = 0;
+  return {ok: !v.error && played > 0.5, why: v.error ? `error ${v.error.code}` : `played ${played.toFixed(2)} s`};
+}))"""
+
+
 def screenshot(report: Path, out: Path, width: int = 1180, height: int = 1600, full: bool = False) -> Path:
+    """Save the screenshot; raises if a video of the report does not play in this browser (each is started muted
+    and must have advanced by 0.5 s after 1.2 s)."""
     from playwright.sync_api import sync_playwright  # optional: the e2e extra
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -28,8 +40,13 @@ def screenshot(report: Path, out: Path, width: int = 1180, height: int = 1600, f
         page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
         page.goto(report.resolve().as_uri(), wait_until="load")
         page.wait_for_timeout(500)  # the video posters decode
+        played = page.evaluate(PLAY_VIDEOS)
         page.screenshot(path=str(out), full_page=full)
         browser.close()
+    failed = [p["why"] for p in played if not p["ok"]]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(played)} videos in {report} do not play in {CHROMIUM}: {failed}")
+    print(f"{len(played)} videos play in {CHROMIUM}: {', '.join(p['why'] for p in played)}")
     return out
 
 

@@ -3,6 +3,7 @@ pipeline end to end on a real-looking clip (29.97 fps, 44.1 kHz stereo) at a tin
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -282,3 +283,25 @@ def test_demo_is_avatar_on_the_synthetic_video(tmp_path: Path, monkeypatch: pyte
     mtime = args[0].stat().st_mtime
     demo.run_demo(tmp_path / "out", budget=budget, progress=False)  # the video is reused
     assert args[0].stat().st_mtime == mtime and len(calls) == 2
+
+
+def test_stages_side_by_side_raise_a_failing_stages_error_and_keep_order(tmp_path: Path) -> None:
+    """lanes: 2 → each stage in a spawned process; a stage that fails (a bad option: LightningCLI's one-line
+    UserError) stops the scheduling, the stage that waits for it (ER-NeRF's torso) never starts, and the error
+    reaches the caller as the same one line."""
+    from talkzoo.methods import all_stages
+    from talkzoo.pipelines.avatar_budget import StageBudget
+    from talkzoo.pipelines.avatar_lanes import train_stages
+    from talkzoo.pipelines.console import Console
+
+    stages = [all_stages()[name] for name in ("ernerf_head", "ernerf_torso", "faconet")]
+    bad = StageBudget(steps=2, presets=("ernerf_head_cpu",), overrides=("--model.init_args.no_such_knob=1",))
+    also_bad = StageBudget(steps=2, presets=("faconet_cpu",), overrides=("--trainer.no_such_knob=1",))
+    shares = {"ernerf_head": bad, "ernerf_torso": StageBudget(2, ("ernerf_torso_cpu",)), "faconet": also_bad}
+    out = io.StringIO()
+    with pytest.raises(UserError, match="no_such_knob"):
+        train_stages(stages, shares, tmp_path / "speaker", tmp_path / "runs", 32, Console(5, False, out), False, 2, 2)
+    printed = out.getvalue()
+    assert "train ernerf_head" in printed and "train faconet" in printed and "[lane 2/2]" in printed
+    assert "train ernerf_torso" not in printed  # it reads the head's checkpoint: never started
+    assert not (tmp_path / "runs" / "ernerf_torso").exists()
