@@ -3,10 +3,8 @@
 Trains `ERNeRFHead` with the CPU preset's networks for `--steps` steps, then on the held-out (val) frames reports
 - PSNR on the head region (parsing == 1) of the full-frame render vs a static baseline (the mean training frame),
 - whether the rendered mouth opening follows the held-out audio: Pearson correlation between a mouth-opening
-  proxy measured on the renders and the ground-truth lip gap (landmarks 13–14). The proxy is the darkness of the
-  inner mouth: mean of max(0, τ − luminance) in a box hanging from the upper inner lip, of one fixed height for
-  all frames (so a mouth that does not open scores a constant, not a spurious correlation); its correlation with
-  the lip gap on the GT frames themselves is reported as the proxy's ceiling.
+  proxy (inner-mouth darkness, talkzoo.zoo.metrics.head_region) measured on the renders and the ground-truth lip
+  gap (landmarks 13–14); its correlation on the GT frames themselves is reported as the proxy's ceiling.
 
     .venv/bin/python scripts/ernerf_head_learning.py --out outputs/ernerf_learning --size 96 --seconds 16 --steps 1200
 Prints one JSON line of results (also written to OUT/results.json).
@@ -21,29 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-
-def mouth_darkness(image: torch.Tensor, landmarks: torch.Tensor, height: int, tau: float = 0.35) -> float:
-    """Inner-mouth darkness in a box that does not move with the jaw: image [3, H, W] in [0, 1], landmarks [478, 3]
-    px → mean max(0, τ − luminance) over rows [upper inner lip − 1, + height), cols between the mouth corners.
-    `height` is fixed for the whole evaluation (the largest lip gap + 3 px), so a static mouth scores a constant."""
-    from talkzoo.zoo.face_indices import MOUTH_INNER, UPPER_INNER_LIP_MID
-
-    pts = landmarks[list(MOUTH_INNER), :2]
-    c0, c1 = int(pts[:, 0].min().floor()), int(pts[:, 0].max().ceil())
-    r0 = int(landmarks[UPPER_INNER_LIP_MID, 1].floor()) - 1
-    luminance = 0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2]
-    box = luminance[max(r0, 0) : max(r0, 0) + height, max(c0, 0) : max(c1, c0 + 2)]
-    return float((tau - box).clamp(min=0).mean())
-
-
-def pearson(a: list[float], b: list[float]) -> float:
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if x.std() < 1e-12 or y.std() < 1e-12:
-        return 0.0
-    return float(np.corrcoef(x, y)[0, 1])
+from talkzoo.zoo.metrics.head_region import HeadRegionScores
 
 
 def build_module(
@@ -62,37 +40,14 @@ def build_module(
 
 
 def evaluate(module: Any, datamodule: Any, mean_frame: torch.Tensor) -> dict[str, float]:
-    """Head-region PSNR of renders and of the mean frame, and the mouth-opening correlations, on the val frames."""
-    from talkzoo.zoo.face_indices import LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
-
+    """Head-region PSNR of renders and of the mean frame, and the mouth-opening proxy, on the val frames
+    (talkzoo.zoo.metrics.head_region)."""
     module.eval()
-    err_model, err_base, count = 0.0, 0.0, 0
-    renders, targets, landmarks, gap = [], [], [], []
+    scores = HeadRegionScores(mean_frame)
     for batch in datamodule.val_dataloader():
-        out = module.render_frame(batch)
-        image, target = out["image"], batch["image"][0]
-        head = batch["parsing"][0] == 1
-        err_model += float(((image - target) ** 2).mean(dim=0)[head].sum())
-        err_base += float(((mean_frame - target) ** 2).mean(dim=0)[head].sum())
-        count += int(head.sum())
-        lm = batch["landmarks"][0]
-        renders.append(image)
-        targets.append(target)
-        landmarks.append(lm)
-        gap.append(float((lm[LOWER_INNER_LIP_MID, :2] - lm[UPPER_INNER_LIP_MID, :2]).norm()))
-    height = int(math.ceil(max(gap))) + 3
-    proxy_render = [mouth_darkness(im, lm, height) for im, lm in zip(renders, landmarks, strict=True)]
-    proxy_gt = [mouth_darkness(im, lm, height) for im, lm in zip(targets, landmarks, strict=True)]
-    return {
-        "val_frames": len(gap),
-        "psnr_head": -10 * math.log10(err_model / count),
-        "psnr_head_mean_frame": -10 * math.log10(err_base / count),
-        "mouth_corr_render_vs_gap": pearson(proxy_render, gap),
-        "mouth_corr_gt_proxy_vs_gap": pearson(proxy_gt, gap),
-        "mouth_corr_render_vs_gt_proxy": pearson(proxy_render, proxy_gt),
-        "mouth_proxy_render_std": float(np.std(proxy_render)),
-        "mouth_proxy_gt_std": float(np.std(proxy_gt)),
-    }
+        image = module.render_frame(batch)["image"]
+        scores.add(image, batch["image"][0], batch["parsing"][0], batch["landmarks"][0])
+    return scores.compute()
 
 
 def main() -> None:

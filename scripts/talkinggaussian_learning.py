@@ -5,7 +5,7 @@ schedule field × `--scale`), then on the held-out (val) frames reports
 - PSNR on the head region (parsing == 1) of the fused portrait vs a static baseline (the mean training frame), and
   on the full frame;
 - whether the rendered mouth follows the held-out audio: Pearson correlation between the inner-mouth darkness proxy
-  (scripts/ernerf_head_learning.py's `mouth_darkness`) on the renders and the ground-truth lip gap;
+  (talkzoo.zoo.metrics.head_region's `mouth_darkness`) on the renders and the ground-truth lip gap;
 - speed: training steps/s of each stage, render frames/s of the fused model at 128² (--bench-size), and the number
   of Gaussians (face + mouth).
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,10 +25,10 @@ import numpy as np
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from talkzoo.zoo.metrics.head_region import HeadRegionScores
 
-from ernerf_head_learning import mouth_darkness, pearson  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 STEP_FIELDS = (
     "warm_step", "select_until", "freeze_step", "lr_horizon", "lpips_start", "sh_up_interval", "densify_from",
@@ -125,42 +123,15 @@ def train_all(
 
 @torch.no_grad()
 def evaluate(fuse: Any, datamodule: Any) -> dict[str, float]:
-    """Head-region / full-frame PSNR of the fused renders and of the mean training frame, and the mouth proxies."""
-    from talkzoo.zoo.face_indices import LOWER_INNER_LIP_MID, UPPER_INNER_LIP_MID
-
+    """Head-region / full-frame PSNR of the fused renders and of the mean training frame, and the mouth proxies
+    (talkzoo.zoo.metrics.head_region)."""
     fuse.eval()
     mean_frame = torch.stack([datamodule.train_set.base[i]["image"] for i in range(len(datamodule.train_set))]).mean(0)
-    sums = {"model": 0.0, "base": 0.0, "model_full": 0.0, "base_full": 0.0}
-    count, pixels = 0, 0
-    renders, targets, landmarks, gap = [], [], [], []
+    scores = HeadRegionScores(mean_frame)
     for batch in datamodule.val_dataloader():
-        image, target = fuse.render_frame(batch)["image"], batch["image"][0]
-        head = batch["parsing"][0] == 1
-        for name, pred in (("model", image), ("base", mean_frame)):
-            err = ((pred - target) ** 2).mean(dim=0)
-            sums[name] += float(err[head].sum())
-            sums[f"{name}_full"] += float(err.sum())
-        count += int(head.sum())
-        pixels += head.numel()
-        lm = batch["landmarks"][0]
-        renders.append(image)
-        targets.append(target)
-        landmarks.append(lm)
-        gap.append(float((lm[LOWER_INNER_LIP_MID, :2] - lm[UPPER_INNER_LIP_MID, :2]).norm()))
-    height = int(math.ceil(max(gap))) + 3
-    proxy_render = [mouth_darkness(im, lm, height) for im, lm in zip(renders, landmarks, strict=True)]
-    proxy_gt = [mouth_darkness(im, lm, height) for im, lm in zip(targets, landmarks, strict=True)]
-    return {
-        "val_frames": len(gap),
-        "psnr_head": -10 * math.log10(sums["model"] / count),
-        "psnr_head_mean_frame": -10 * math.log10(sums["base"] / count),
-        "psnr_full": -10 * math.log10(sums["model_full"] / pixels),
-        "psnr_full_mean_frame": -10 * math.log10(sums["base_full"] / pixels),
-        "mouth_corr_render_vs_gap": pearson(proxy_render, gap),
-        "mouth_corr_gt_proxy_vs_gap": pearson(proxy_gt, gap),
-        "mouth_proxy_render_std": float(np.std(proxy_render)),
-        "mouth_proxy_gt_std": float(np.std(proxy_gt)),
-    }
+        image = fuse.render_frame(batch)["image"]
+        scores.add(image, batch["image"][0], batch["parsing"][0], batch["landmarks"][0])
+    return scores.compute()
 
 
 @torch.no_grad()
