@@ -34,8 +34,8 @@ _LANE: dict[str, Any] = {}  # in a lane process: the scheduler's queue, its busy
 class Lane(L.Callback):
     """In a lane process, every 0.5 s: (stage, step, max_steps) onto the scheduler's queue (when it shows
     progress), and torch's threads set to the threads to share // the lanes busy now, so that a stage left to
-    train alone (a torso waiting on nothing, TalkingGaussian's face while the fuse stage waits for it) gets both
-    cores back."""
+    train alone (ER-NeRF's torso once the other lane is done; TalkingGaussian's face while its fuse stage waits
+    for it) gets both cores back."""
 
     def __init__(self) -> None:
         super().__init__()
