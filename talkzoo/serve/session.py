@@ -245,7 +245,14 @@ class Session:
     async def _infer(self) -> None:
         while True:
             block = await self._pending.get()
-            rendered, skipped = await self.engine.push(block.samples)
+            samples = [block.samples]
+            # Blocks that queued up while the avatar was busy go in as one push: a push's round trip (executor or
+            # pipe, the event loop) costs the same for 20 ms of audio as for 200 ms, so on a loaded machine pushing
+            # them one by one could fall further behind every second — a drift. The frames are timed from the
+            # first of them (the earliest the audio could have made them computable: latency never under-reported).
+            while not self._pending.empty():
+                samples.append(self._pending.get_nowait().samples)
+            rendered, skipped = await self.engine.push(np.concatenate(samples) if len(samples) > 1 else samples[0])
             ready = time.monotonic()
             self.stats.skipped += skipped
             for t, image in rendered:
