@@ -56,12 +56,11 @@ class Console:
 
     @contextlib.contextmanager
     def stage(self, title: str, key: str | None = None) -> Iterator[None]:
-        self.index += 1
-        self.say(f"[{self.index}/{self.total}] {title}")
+        self.begin(title)
         start = time.perf_counter()
         yield
         took = time.perf_counter() - start
-        self.seconds[key or title] = took
+        self.record(key or title, took)
         self.say(f"      done in {clock(took)} (elapsed {clock(time.perf_counter() - self.started)})")
 
     def begin(self, title: str) -> None:
