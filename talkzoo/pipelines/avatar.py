@@ -105,12 +105,11 @@ def reused(stage: Stage, share: StageBudget, runs: Path) -> str | None:
 
 def fit_stage(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool,
               callbacks: Sequence[str] = ()) -> str:  # fmt: skip
-    """Train one stage to its budget: resumes from (or reuses) RUNS/<stage>/checkpoints/last.ckpt. → what it did.
-    With `steps: null` the recipe's own schedule decides (Lightning stops at once when a resumed run is done)."""
+    """Train one stage to its budget, resuming from RUNS/<stage>/checkpoints/last.ckpt when it exists. → what it
+    did. Stages `reused` says are done are skipped by the caller (train_stages), not here; with `steps: null` the
+    recipe's own schedule decides (Lightning stops at once when a resumed run is done)."""
     from talkzoo.pipelines.train import run_lightning_cli
 
-    if (reuse := reused(stage, share, runs)) is not None:
-        return reuse
     args = fit_args(stage, share, speaker, runs, size, progress, callbacks)
     last = stage.checkpoint(runs)
     if not last.is_file():
