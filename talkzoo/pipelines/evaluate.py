@@ -43,7 +43,9 @@ TRACK_SIDE = 256  # frames smaller than this are upscaled for FaceMesh (at 96²:
 
 def _video_tracker() -> LipTracker:
     """FaceMesh in tracking mode over consecutive frames, small frames upscaled to TRACK_SIDE: on the synthetic
-    speaker at 96² the detected mouth opening follows the true one at ρ 0.92 (0.89 at the frames' own size)."""
+    speaker at 96² the detected mouth opening follows the true one at ρ 0.92 (0.89 at the frames' own size); on the
+    hard synthetic speaker's preprocessed 96² frames at only ρ 0.50, the ceiling of any video's `mouth_corr` there
+    (docs/evaluation.md, "How far ρ can be trusted")."""
     return LipTracker(min_side=TRACK_SIDE, static=False)
 
 
