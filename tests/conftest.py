@@ -37,6 +37,17 @@ def tiny_speaker(synthetic_output: Path) -> Path:
     return synthetic_output / "speaker"
 
 
+@pytest.fixture(scope="session")
+def hard_speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hard synthetic speaker (textured 3-D head turning out of plane, moving light, textured background, noise,
+    H.264): 64², 6 s, seed 0, its ground-truth folder (150 frames, the last 14 held out). Built once."""
+    from talkzoo.datamodules.synthetic import synthesize
+
+    out = tmp_path_factory.mktemp("hard")
+    synthesize(out, seconds=6.0, size=64, seed=0, progress=False, style="hard")
+    return out / "speaker"
+
+
 @pytest.fixture()
 def speaker_copy(tiny_speaker: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the tiny speaker, for tests that corrupt or extend it."""

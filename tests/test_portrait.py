@@ -154,26 +154,19 @@ HARD_BATCHES = 150  # L1-only batches of 4 at 64²
 HARD_MARGIN_DB = 0.5  # over the better of the two baselines
 
 
-@pytest.fixture(scope="module")
-def hard_speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The hard synthetic speaker (textured 3-D head turning out of plane, moving light, textured background, noise,
-    H.264): 64², 6 s, seed 0, its ground-truth folder."""
-    from talkzoo.datamodules.synthetic import synthesize
-
-    out = tmp_path_factory.mktemp("hard")
-    synthesize(out, seconds=6.0, size=64, seed=0, progress=False, style="hard")
-    return out / "speaker"
-
-
 def test_renderer_learns_the_hard_speaker(hard_speaker: Path, tmp_path: Path) -> None:
     """On a head that turns out of plane under a moving light (every frame a different image) the renderer (bilinear
     upsampling, full-resolution level, frame reference, TPE; residual output, L1 only) beats the reference image and
-    the mean train frame on held-out frames by HARD_MARGIN_DB (measured: +1.3 dB over the mean frame)."""
+    the mean train frame on held-out frames by HARD_MARGIN_DB (measured: +1.2 dB over the mean frame), and MediaPipe
+    finds a face in ≥ 95 % of its renders (measured: 14 of 14)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import moda_video_learning as script
 
-    _, result = script.train_renderer(hard_speaker, 64, HARD_BATCHES, tmp_path, gan=False)
+    model, result = script.train_renderer(hard_speaker, 64, HARD_BATCHES, tmp_path, gan=False)
     result.update(script.mean_frame_psnr(hard_speaker, 64))
     baseline = max(result["psnr_reference"], result["psnr_mean_frame"])
     print("hard speaker:", result)
     assert result["psnr"] > baseline + HARD_MARGIN_DB, result
+    val, images = script.render_val(model, hard_speaker)
+    faces = script.mouth_correlation(images, hard_speaker, val)
+    assert faces["frames"] == len(val) and faces["detected"] >= 0.95 * faces["frames"], faces
