@@ -15,10 +15,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ernerf_head_learning import build_module, evaluate  # noqa: E402
+from head_checks import reference_psnr_and_faces  # noqa: E402
 
 from talkzoo.datamodules.frames import FrameDataModule  # noqa: E402
-from talkzoo.zoo.metrics.head_region import HeadRegionScores  # noqa: E402
-from talkzoo.zoo.metrics.lip_tracker import LipTracker  # noqa: E402
 
 HARD_STEPS = 400  # 512 rays a step on the 6 s, 64² hard speaker: ~25 s on 2 cores
 HARD_MARGIN_DB = 0.8  # over the better of the mean train frame and the reference image (measured: +1.30 dB)
@@ -53,16 +52,10 @@ def test_head_learns_the_hard_speaker(hard_speaker: Path) -> None:
     module, datamodule = _trained(hard_speaker, HARD_STEPS)
     mean_frame = torch.stack([item["image"] for item in datamodule.train_set]).mean(dim=0)
     results = evaluate(module, datamodule, mean_frame)
-    reference = HeadRegionScores(datamodule.train_set[0]["image"])
-    renders = []
-    for batch in datamodule.val_dataloader():
-        render = module.render_frame(batch)["image"]
-        reference.add(render, batch["image"][0], batch["parsing"][0], batch["landmarks"][0])
-        renders.append((render.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8))
-    psnr_reference = reference.compute()["psnr_head_mean_frame"]
+    psnr_reference, found = reference_psnr_and_faces(
+        lambda batch: module.render_frame(batch)["image"], datamodule.val_dataloader(), datamodule.train_set[0]["image"]
+    )
     print("hard speaker:", results, "reference image:", psnr_reference)
     baseline = max(results["psnr_head_mean_frame"], psnr_reference)
     assert results["psnr_head"] > baseline + HARD_MARGIN_DB, (results, psnr_reference)
-    with LipTracker() as tracker:
-        found = [tracker(image) is not None for image in renders]
     assert len(found) == results["val_frames"] and np.mean(found) >= 0.95, found

@@ -1,7 +1,8 @@
 """TalkingGaussian's stages: the fixes of the original's quirks (no NaN from empty masks, the fusion LR honoured),
 densification under 2-process DDP with the processes kept identical, resuming after the number of Gaussians changed,
 and a learning check (small CI version of scripts/talkinggaussian_learning.py): on the tiny synthetic speaker the
-fused portrait's head-region PSNR on held-out frames beats the mean training frame by a margin.
+fused portrait's head-region PSNR on held-out frames beats the mean training frame by a margin, and on the hard one
+(a head turning out of plane under a moving light) both still baselines, with faces found in its renders.
 
 Every recipe's 2-step fit (one process and DDP) is in tests/test_training.py with the other recipes.
 """
@@ -20,6 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from head_checks import reference_psnr_and_faces  # noqa: E402
 from talkinggaussian_learning import build_stage, evaluate, fit, train_all  # noqa: E402
 
 from talkzoo.datamodules.talkinggaussian import TalkingGaussianDataModule  # noqa: E402
@@ -127,3 +129,23 @@ def test_fused_head_psnr_beats_the_mean_frame(tiny_speaker: Path) -> None:
     run = train_all(str(tiny_speaker), None, scale=0.2)
     results = evaluate(run["fuse"], run["datamodule"])
     assert results["psnr_head"] > results["psnr_head_mean_frame"] + 4.0, results
+
+
+def test_fused_head_learns_the_hard_speaker(hard_speaker: Path) -> None:
+    """On the hard speaker (every frame a different image: pose, light, noise) the fused portrait at the same small
+    scale beats both still baselines (the mean train frame and the first train frame) on held-out frames by 0.8 dB
+    in the head region (measured: 20.08 vs 18.73 and 16.58 dB), and MediaPipe finds a face in ≥ 95 % of its renders
+    (measured: 14 of 14)."""
+    torch.set_num_threads(2)
+    run = train_all(str(hard_speaker), None, scale=0.2)
+    fuse, datamodule = run["fuse"], run["datamodule"]
+    results = evaluate(fuse, datamodule)
+    psnr_reference, found = reference_psnr_and_faces(
+        lambda batch: fuse.render_frame(batch)["image"],
+        datamodule.val_dataloader(),
+        datamodule.train_set.base[0]["image"],
+    )
+    print("hard speaker:", results, "reference image:", psnr_reference)
+    baseline = max(results["psnr_head_mean_frame"], psnr_reference)
+    assert results["psnr_head"] > baseline + 0.8, (results, psnr_reference)
+    assert len(found) == results["val_frames"] and sum(found) >= 0.95 * len(found), found
