@@ -305,3 +305,56 @@ def test_stages_side_by_side_raise_a_failing_stages_error_and_keep_order(tmp_pat
     assert "train ernerf_head" in printed and "train faconet" in printed and "[lane 2/2]" in printed
     assert "train ernerf_torso" not in printed  # it reads the head's checkpoint: never started
     assert not (tmp_path / "runs" / "ernerf_torso").exists()
+
+
+def test_a_stage_whose_input_stage_trained_on_trains_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ER-NeRF's torso composites the head it was trained with: when a raised budget trains the head on, the torso's
+    finished run is set aside (not deleted) and trained again, and a torso trained against today's head is kept."""
+    import torch
+
+    import talkzoo.pipelines.avatar as avatar
+    from talkzoo.methods import all_stages
+    from talkzoo.pipelines.avatar_budget import StageBudget
+    from talkzoo.pipelines.avatar_lanes import train_stages
+    from talkzoo.pipelines.console import Console
+
+    head, torso = all_stages()["ernerf_head"], all_stages()["ernerf_torso"]
+    runs = tmp_path / "runs"
+
+    def checkpoint(stage: Stage, step: int) -> None:
+        stage.checkpoint(runs).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"global_step": step}, stage.checkpoint(runs))
+
+    trained: list[str] = []
+
+    def fake_fit(stage: Stage, share: StageBudget, *args: object, **kwargs: object) -> str:
+        trained.append(stage.name)
+        checkpoint(stage, share.steps)
+        avatar.record_requirements(stage, runs)
+        return "trained"
+
+    monkeypatch.setattr(avatar, "fit_stage", fake_fit)
+    shares = {"ernerf_head": StageBudget(6, ()), "ernerf_torso": StageBudget(2, ())}
+    console = Console(2, False, io.StringIO())
+    train_stages([head, torso], shares, tmp_path / "speaker", runs, 32, console, False)
+    assert trained == ["ernerf_head", "ernerf_torso"]
+    assert json.loads((torso.run_dir(runs) / avatar.TRAINED_AGAINST).read_text()) == {"ernerf_head": 6}
+
+    trained.clear()  # nothing changed: both reused
+    train_stages([head, torso], shares, tmp_path / "speaker", runs, 32, console, False)
+    assert trained == [] and avatar.changed_requirements(torso, runs, []) == []
+
+    out = io.StringIO()  # the head's budget raised: it trains on, so the finished torso is stale
+    shares["ernerf_head"] = StageBudget(9, ())
+    (torso.run_dir(runs) / "marker").write_text("the old run")
+    train_stages([head, torso], shares, tmp_path / "speaker", runs, 32, Console(2, False, out), False)
+    assert trained == ["ernerf_head", "ernerf_torso"]
+    assert "ernerf_head trained on since ernerf_torso was trained" in out.getvalue()
+    assert (runs / "ernerf_torso.stale" / "marker").read_text() == "the old run"
+    assert json.loads((torso.run_dir(runs) / avatar.TRAINED_AGAINST).read_text()) == {"ernerf_head": 9}
+
+    checkpoint(head, 12)  # trained on outside this pipeline (e.g. `talkzoo fit ... --ckpt_path last`)
+    assert avatar.changed_requirements(torso, runs, []) == ["ernerf_head"]
+    (torso.run_dir(runs) / avatar.TRAINED_AGAINST).unlink()  # a run from before the record: counts as fresh
+    assert avatar.changed_requirements(torso, runs, []) == []
+    assert avatar.changed_requirements(torso, runs, ["ernerf_head"]) == ["ernerf_head"]

@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import json
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,49 @@ def reused(stage: Stage, share: StageBudget, runs: Path) -> str | None:
     return f"reusing {last} (step {step})" if step >= share.steps else None
 
 
+TRAINED_AGAINST = "trained_against.json"  # in a stage's run folder: the steps of the stages it read when trained
+
+
+def record_requirements(stage: Stage, runs: Path) -> None:
+    """After `stage` trained: the step of each stage it reads (`Stage.requires`), so that a later run can tell when
+    one of them has trained on since (ER-NeRF's torso composites the head it was trained with; TalkingGaussian's
+    fuse stores refined copies of the face and mouth branches)."""
+    if stage.requires:
+        steps = {n: checkpoint_step(all_stages()[n].checkpoint(runs)) for n in stage.requires
+                 if all_stages()[n].checkpoint(runs).is_file()}  # fmt: skip
+        (stage.run_dir(runs) / TRAINED_AGAINST).write_text(json.dumps(steps, indent=1) + "\n")
+
+
+def changed_requirements(stage: Stage, runs: Path, training: Iterable[str]) -> list[str]:
+    """The stages `stage` reads that make its existing run stale: those training in this run, and those whose
+    checkpoint step differs from the one recorded when it was trained. [] without a run of `stage`; a run trained
+    before the record existed counts as fresh unless one of its stages trains now."""
+    if not stage.checkpoint(runs).is_file():
+        return []
+    record = stage.run_dir(runs) / TRAINED_AGAINST
+    recorded = json.loads(record.read_text()) if record.is_file() else {}
+    training = set(training)
+    changed = []
+    for name in stage.requires:
+        checkpoint = all_stages()[name].checkpoint(runs)
+        moved_on = name in recorded and checkpoint.is_file() and checkpoint_step(checkpoint) != recorded[name]
+        if name in training or moved_on:
+            changed.append(name)
+    return changed
+
+
+def set_aside(stage: Stage, runs: Path) -> Path:
+    """Move the stage's run folder to <run>.stale (replacing an older one) so that it trains from scratch;
+    → the new place of the old run."""
+    import shutil
+
+    target = stage.run_dir(runs).with_name(stage.name + ".stale")
+    if target.exists():
+        shutil.rmtree(target)
+    stage.run_dir(runs).rename(target)
+    return target
+
+
 def fit_stage(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size: int, progress: bool,
               callbacks: Sequence[str] = ()) -> str:  # fmt: skip
     """Train one stage to its budget, resuming from RUNS/<stage>/checkpoints/last.ckpt when it exists. → what it
@@ -114,9 +157,11 @@ def fit_stage(stage: Stage, share: StageBudget, speaker: Path, runs: Path, size:
     last = stage.checkpoint(runs)
     if not last.is_file():
         run_lightning_cli(args)
+        record_requirements(stage, runs)
         return f"trained {checkpoint_step(last)} steps"
     step = checkpoint_step(last)
     run_lightning_cli([*args, "--ckpt_path", str(last)])
+    record_requirements(stage, runs)
     return f"resumed at step {step}, now {checkpoint_step(last)}"
 
 

@@ -106,10 +106,15 @@ def train_stages(
     """Train (or resume, or reuse) every stage to its share of the budget: one after the other in this process
     when lanes is 1, else up to `lanes` at once in spawned processes sharing `threads` torch threads (torch's
     count when None) between the busy lanes."""
-    from talkzoo.pipelines.avatar import fit_stage, reused
+    from talkzoo.pipelines.avatar import changed_requirements, fit_stage, reused, set_aside
 
-    to_train = []
-    for stage in stages:
+    to_train: list[Stage] = []
+    for stage in stages:  # registry order: the stages a stage reads come before it
+        changed = changed_requirements(stage, runs, (s.name for s in to_train))
+        if changed:
+            old = set_aside(stage, runs)
+            console.say(f"      {stage.name}: {', '.join(changed)} trained on since {stage.name} was trained, so it "
+                        f"trains again from scratch (the previous run: {old})")  # fmt: skip
         reuse = reused(stage, shares[stage.name], runs)
         if reuse is None:
             to_train.append(stage)
