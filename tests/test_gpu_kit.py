@@ -72,6 +72,7 @@ def test_rehearsal_report_content(rehearsal: dict[str, Any]) -> None:
     assert any("CUDA-only" in note for note in sampler["notes"])
     assert report["nerfacc_build"]["available"] is False
     assert report["nerfacc_build"]["reason"] == "CUDA is not available"
+    assert report["gsplat_build"]["available"] is False and report["gsplat_build"]["reason"] == "CUDA is not available"
     tests = checks["gpu_tests"]["metrics"]
     assert tests["collected"] >= 2 and tests["skipped"] == tests["collected"], "GPU tests skip visibly on CPU"
     speed = checks["ernerf_speed"]["metrics"]  # section 3
@@ -79,13 +80,23 @@ def test_rehearsal_report_content(rehearsal: dict[str, Any]) -> None:
     moda = checks["moda_speed"]["metrics"]  # section 4
     assert moda["renderer/fps"] > 0 and moda["motion/wav2vec2_realtime_factor"] > 0 and moda["faconet/frames_per_s"] > 0
     assert moda["lpips/device_vs_cpu_max_rel_error"] == 0.0  # the same device: bit-identical
+    splat = checks["talkinggaussian_speed"]["metrics"]  # section 6: the torch rasteriser; gsplat is CUDA-only
+    assert splat["torch/train_steps_per_s"] > 0 and splat["torch/render_fps"] > 0 and splat["gaussians_face"] > 0
+    assert splat["gsplat_available"] is False and splat["gsplat_version"] == kit_version("gsplat")
     machine = report["machine"]  # section 5
     assert machine["torch"] == torch.__version__ and machine["cuda_available"] is False
     assert Path(machine["talkzoo_imported_from"]).parts[-2:] == ("stage", "talkzoo"), "the staged checkout, no build"
     assert report["setup"]["refused_imports"] == ", ".join(kit.NOT_ON_GPU_MACHINE)
     assert all(c.get("refused_imports", []) == [] for c in checks.values()), "a check path reached mediapipe/av/W&B"
     markdown = rehearsal["markdown"]
-    assert all(f"## {n}." in markdown for n in range(1, 6)) and all(f"### {name}:" in markdown for name in checks)
+    assert all(f"## {n}." in markdown for n in range(1, 7)) and all(f"### {name}:" in markdown for name in checks)
+    assert "gsplat CUDA kernels: NOT available (CUDA is not available)" in markdown
+
+
+def kit_version(dist: str) -> str:
+    """The version constraints.txt pins for `dist` (what the kit ships)."""
+    return next(line.split("==")[1] for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line.lower().startswith(dist.lower() + "=="))  # fmt: skip
 
 
 def test_kit_wheels_are_exactly_what_the_checks_imported(rehearsal: dict[str, Any]) -> None:

@@ -160,6 +160,18 @@ def test_backend_choice_on_cpu() -> None:
         rasterize(**scene, camera=_camera(), backend="cuda")
 
 
+def test_gsplat_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TALKZOO_GSPLAT=off: gsplat is never imported or built, even for CUDA tensors (the GPU kit's checks run so while
+    gsplat builds in another process); on CPU the status says why gsplat cannot be used."""
+    from talkzoo.zoo.talkinggaussian import rasterizer
+
+    monkeypatch.setattr(rasterizer, "_GSPLAT", {})
+    monkeypatch.setenv("TALKZOO_GSPLAT", "off")
+    assert rasterizer.gsplat_status(torch.device("cuda")) == (False, "TALKZOO_GSPLAT=off")
+    assert "ok" not in rasterizer._GSPLAT  # the probe (import + build) never ran
+    assert rasterizer.gsplat_status(torch.device("cpu")) == (False, "tensors are on cpu, gsplat needs CUDA")
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gsplat_and_torch_paths_give_the_same_image() -> None:

@@ -5,7 +5,7 @@ appears, the worker stops before its next check (and says so with RESULTS/_yield
 
     python -m talkzoo.gpu.child --results DIR --device cuda --profile cuda --work DIR --config-dir DIR
         [--speaker DIR] [--root DIR] CHECK [CHECK ...]
-    python -m talkzoo.gpu.child --results DIR --build-nerfacc
+    python -m talkzoo.gpu.child --results DIR --build nerfacc|gsplat
 
 TALKZOO_GPU_BLOCK=mod1,mod2 makes those imports fail as on the GPU check machine (the CPU rehearsal sets it).
 """
@@ -63,15 +63,27 @@ def imported_missing_distributions() -> list[str]:
     return missing_on_gpu_machine({name.partition(".")[0] for name in list(sys.modules)})
 
 
-def build_nerfacc(results: Path) -> int:
-    """Probe (= build on first use) nerfacc's CUDA extension; writes RESULTS/_nerfacc_build.json."""
-    start = time.perf_counter()
-    from talkzoo.zoo.rendering.samplers import nerfacc_cuda_status
+def _probe_gsplat() -> tuple[bool, str]:
+    import torch
 
+    from talkzoo.zoo.talkinggaussian.rasterizer import gsplat_status
+
+    if not torch.cuda.is_available():
+        return False, "CUDA is not available"
+    return gsplat_status(torch.device("cuda"))
+
+
+def build_extension(name: str, results: Path) -> int:
+    """Probe (= build on first use) nerfacc's or gsplat's CUDA code; writes RESULTS/_<name>_build.json."""
+    start = time.perf_counter()
+    if name == "nerfacc":
+        from talkzoo.zoo.rendering.samplers import nerfacc_cuda_status as probe
+    else:
+        probe = _probe_gsplat
     imported = time.perf_counter()
-    available, reason = nerfacc_cuda_status()
+    available, reason = probe()
     _write(
-        results / "_nerfacc_build.json",
+        results / f"_{name}_build.json",
         {"available": available, "reason": reason, "seconds": time.perf_counter() - imported,
          "import_seconds": imported - start, "finished_at": time.time()},
     )  # fmt: skip
@@ -134,7 +146,7 @@ def run_checks(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m talkzoo.gpu.child")
     parser.add_argument("--results", required=True)
-    parser.add_argument("--build-nerfacc", action="store_true")
+    parser.add_argument("--build", choices=("nerfacc", "gsplat"), help="build this CUDA extension and exit")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--profile", default="cuda")
     parser.add_argument("--work")
@@ -143,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root")
     parser.add_argument("checks", nargs="*")
     args = parser.parse_args(argv)
-    if args.build_nerfacc:
-        return build_nerfacc(Path(args.results))
+    if args.build:
+        return build_extension(args.build, Path(args.results))
     return run_checks(args)
 
 

@@ -40,6 +40,7 @@ class KitWheel:
 
 KIT_WHEELS: tuple[KitWheel, ...] = (
     KitWheel("nerfacc", ("nerfacc",), "talkzoo.zoo.rendering: the occupancy grid, marching, compositing"),
+    KitWheel("gsplat", ("gsplat",), "zoo.talkinggaussian: the CUDA rasteriser (its CUDA sources, built on first use)"),
     KitWheel("jsonargparse", ("jsonargparse",), "LightningCLI (talkzoo fit) and run loading (run_loading)"),
     KitWheel("docstring_parser", ("docstring_parser",), "jsonargparse[signatures], which LightningCLI requires"),
     KitWheel("typeshed_client", ("typeshed_client",), "jsonargparse[signatures], which LightningCLI requires"),

@@ -60,15 +60,16 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _table([(k, machine.get(k)) for k in _MACHINE_KEYS if k in machine], ("", ""))
     setup = data.get("setup") or {}
     lines += ["Setup: " + "; ".join(f"{k}: {_value(v)}" for k, v in setup.items() if not isinstance(v, dict)), ""]
-    build = data.get("nerfacc_build") or {}
-    for section in (1, 2, 3, 4):
+    builds = {"nerfacc CUDA extension": data.get("nerfacc_build"), "gsplat CUDA kernels": data.get("gsplat_build")}
+    for section in (1, 2, 3, 4, 6):
         lines += [f"## {section}. {SECTIONS[section]}", ""]
-        if section == 1 and build:
-            lines += [
-                f"nerfacc CUDA extension: {'available' if build.get('available') else 'NOT available'} "
-                f"({build.get('reason')}); build {_value(build.get('seconds'))} s.",
-                "",
-            ]
+        for what, build in builds.items() if section == 1 else ():
+            if build:
+                lines += [
+                    f"{what}: {'available' if build.get('available') else 'NOT available'} "
+                    f"({build.get('reason')}); build {_value(build.get('seconds'))} s.",
+                    "",
+                ]
         for name, check in checks.items():
             if check.get("section") != section:
                 continue

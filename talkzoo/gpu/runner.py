@@ -6,9 +6,10 @@ What it does, in order (docs/gpu.md):
 1. Installs the kit's wheels (.gpu_kit/wheels: the packages the checks import that the GPU check machine lacks)
    into a temporary folder, only those this Python does not have; lays the checkout out as the `talkzoo` package
    with symlinks (talkzoo.zoo → zoo/, ...: setup.py's mapping, no build step).
-2. Starts nerfacc's CUDA build in the background and runs, meanwhile, the checks that do not march rays (the
-   recipes without a NeRF, then MODA speed). Once the build is done (CUDA), the GPU tests, the sampler comparison,
-   the ER-NeRF recipes and ER-NeRF speed go next; whatever of the first group is left runs last.
+2. Starts nerfacc's and gsplat's CUDA builds in the background and runs, meanwhile, the checks that need neither
+   (the recipes without a NeRF or Gaussians, then MODA speed). Once nerfacc's build is done (CUDA), the sampler
+   comparison, the ER-NeRF recipes and ER-NeRF speed go next; once gsplat's is done, the GPU tests, the
+   TalkingGaussian recipes and TalkingGaussian speed; whatever of the first group is left runs last.
 Every check runs in a worker process (talkzoo.gpu.child) under its own time budget and the global deadline; a
 check that fails, crashes or overruns is recorded and the rest still run. The report is rewritten after every
 check, so it exists whatever happens.
@@ -73,12 +74,12 @@ class Run:
         self.env = dict(os.environ)
         self.speaker: Path | None = None
         self.config_dir = Path()
-        self.build_window: tuple[float | None, float | None] = (None, None)  # wall clock of nerfacc's build
+        self.build_window: tuple[float | None, float | None] = (None, None)  # wall clock of the CUDA builds
         self.data: dict[str, Any] = {
             "format": "talkzoo-gpu-report", "version": 1, "started": now_iso(), "finished": None, "complete": False,
             "device": self.device, "profile": self.profile.name, "budget_s": args.budget, "wall_s": 0.0,
             "command": [sys.executable, "-m", "talkzoo.gpu", *(args.argv or [])], "setup": {}, "nerfacc_build": {},
-            "machine": {}, "checks": {}, "summary": {},
+            "gsplat_build": {}, "machine": {}, "checks": {}, "summary": {},
         }  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- report
@@ -167,14 +168,16 @@ class Run:
             pass
         process.wait()
 
-    def start_nerfacc_build(self) -> subprocess.Popen[bytes]:
-        self.say("building nerfacc's CUDA extension in the background")
-        self.build_window = (time.time(), None)
+    def start_build(self, name: str) -> subprocess.Popen[bytes]:
+        """Build nerfacc's or gsplat's CUDA extension in a background process."""
+        self.say(f"building {name}'s CUDA extension in the background")
+        if self.build_window[0] is None:
+            self.build_window = (time.time(), None)
         return self.launch([sys.executable, "-m", "talkzoo.gpu.child", "--results", str(self.results),
-                            "--build-nerfacc"])  # fmt: skip
+                            "--build", name])  # fmt: skip
 
-    def finish_nerfacc_build(self, process: subprocess.Popen[bytes], started: float) -> None:
-        """Wait for the build (at most its budget from its start, never past the deadline); record how it went.
+    def finish_build(self, name: str, process: subprocess.Popen[bytes], started: float) -> None:
+        """Wait for a build (at most its budget from its start, never past the deadline); record how it went.
         wall_s: from the build's start to its end (import, compile, load); seconds: the probe (compile + load)."""
         limit = started + self.profile.nerfacc_build_seconds
         while process.poll() is None and time.monotonic() < min(limit, self.deadline - RESERVE_S):
@@ -184,19 +187,19 @@ class Run:
             self.stop(process)
             waited = time.monotonic() - started
             build.update(available=False, reason=f"the build did not finish within {waited:.0f} s")
-        path = self.results / "_nerfacc_build.json"
+        path = self.results / f"_{name}_build.json"
         if path.is_file():
             build.update(json.loads(path.read_text()))
         elif "reason" not in build:
             build.update(available=False, reason=f"the build process exited with {process.returncode} (see the log)")
         begun = self.build_window[0] or time.time()
-        ended = float(build.get("finished_at") or time.time())
+        ended = max(float(build.get("finished_at") or time.time()), self.build_window[1] or 0.0)
         self.build_window = (begun, ended)
-        build["wall_s"] = ended - begun
+        build["wall_s"] = float(build.get("finished_at") or time.time()) - begun
         if not build.get("available"):
-            self.env["TALKZOO_NERFACC"] = "off"  # later workers take the torch path at once, never rebuild
-        self.data["nerfacc_build"] = build
-        self.say(f"nerfacc: {'available' if build.get('available') else 'unavailable'} ({build.get('reason')})")
+            self.env[f"TALKZOO_{name.upper()}"] = "off"  # later workers take the torch path at once, never rebuild
+        self.data[f"{name}_build"] = build
+        self.say(f"{name}: {'available' if build.get('available') else 'unavailable'} ({build.get('reason')})")
         self.save()
 
     def run_checks(
@@ -242,7 +245,7 @@ class Run:
         start, end = self.build_window
         if start is not None and "started_at" in result:
             finished = result["started_at"] + (result.get("wall_s") or 0.0)
-            result["overlapped_nerfacc_build"] = result["started_at"] < (end or time.time()) and finished > start
+            result["overlapped_cuda_builds"] = result["started_at"] < (end or time.time()) and finished > start
         self.data["checks"][name] = result
 
     def watch(
@@ -351,41 +354,52 @@ class Run:
 
 
 def plan(run: Run, only: list[str] | None) -> tuple[list[CheckSpec], list[CheckSpec]]:
-    """(checks that march no rays: run while nerfacc builds, checks that do: after it), in report order."""
+    """(checks that march no rays and splat nothing: run while nerfacc and gsplat build, checks that do: after the
+    builds), in report order."""
     recipes = recipe_checks(run.config_dir)
-    ordered = [*[r for r in recipes if not r.needs_nerfacc], CHECKS["moda_speed"], CHECKS["gpu_tests"],
-               CHECKS["sampler"], *[r for r in recipes if r.needs_nerfacc], CHECKS["ernerf_speed"]]  # fmt: skip
+    ordered = [*[r for r in recipes if not r.needs_build], CHECKS["moda_speed"], CHECKS["gpu_tests"],
+               CHECKS["sampler"], *[r for r in recipes if r.needs_nerfacc], CHECKS["ernerf_speed"],
+               *[r for r in recipes if r.needs_gsplat and not r.needs_nerfacc],
+               CHECKS["talkinggaussian_speed"]]  # fmt: skip
     if only:
         unknown = set(only) - {s.name for s in ordered}
         if unknown:
             raise SystemExit(f"unknown check(s) {', '.join(sorted(unknown))}; choose from "
                              f"{', '.join(s.name for s in ordered)}")  # fmt: skip
         ordered = [s for s in ordered if s.name in only]
-    return [s for s in ordered if not s.needs_nerfacc], [s for s in ordered if s.needs_nerfacc]
+    return [s for s in ordered if not s.needs_build], [s for s in ordered if s.needs_build]
 
 
 def execute(run: Run, only: list[str] | None) -> None:
-    """The nerfacc build runs in the background with the checks that march no rays; once it is done (CUDA), the
-    worker stops between two checks and the checks that march rays go first; what was left runs at the end."""
+    """nerfacc's and gsplat's builds run in the background with the checks that need neither; once nerfacc's is
+    done (CUDA), the worker stops between two checks and the checks that march rays go first, then (gsplat built)
+    the GPU tests and the checks that splat Gaussians; what was left runs at the end."""
     before, after = plan(run, only)
     for spec in before + after:
         if spec.needs_speaker and run.speaker is None:
             run.record(spec, "skipped", error="no speaker: build the kit (make gpu-kit) or pass --speaker")
     ready = [s for s in before + after if s.name not in run.data["checks"]]
     before, after = [s for s in before if s in ready], [s for s in after if s in ready]
-    build = run.start_nerfacc_build() if after and run.left() > MIN_START_S + RESERVE_S else None
+    can_start = after and run.left() > MIN_START_S + RESERVE_S
+    build = run.start_build("nerfacc") if can_start and any(s.needs_nerfacc for s in after) else None
+    gsplat = run.start_build("gsplat") if can_start and any(s.needs_gsplat for s in after) else None
     build_started = time.monotonic()
 
     def built() -> bool:
         return run.profile.yield_to_nerf_checks and build is not None and build.poll() is not None
 
-    # nothing in `before` marches rays: TALKZOO_NERFACC=off keeps it from racing the build for the extension
-    leftover = run.run_checks(before, env={"TALKZOO_NERFACC": "off"}, yield_when=built)
+    # nothing in `before` marches rays or splats: TALKZOO_NERFACC / TALKZOO_GSPLAT=off keep it from racing the
+    # builds for the extensions
+    leftover = run.run_checks(before, env={"TALKZOO_NERFACC": "off", "TALKZOO_GSPLAT": "off"}, yield_when=built)
     if build is not None:
-        run.finish_nerfacc_build(build, build_started)
-    for spec in (s for s in after if s.target == "pytest"):
+        run.finish_build("nerfacc", build, build_started)
+    nerf = [s for s in after if s.needs_nerfacc and not s.needs_gsplat and s.target != "pytest"]
+    run.run_checks(nerf)  # while gsplat may still be building
+    if gsplat is not None:
+        run.finish_build("gsplat", gsplat, build_started)
+    for spec in (s for s in after if s.target == "pytest"):  # the GPU tests cover both extensions
         run.run_gpu_tests(spec)
-    run.run_checks([s for s in after if s.target != "pytest"])
+    run.run_checks([s for s in after if s not in nerf and s.target != "pytest"])
     run.run_checks(leftover)
 
 

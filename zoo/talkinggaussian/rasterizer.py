@@ -2,11 +2,13 @@
 
 backend: 'auto' (gsplat for CUDA tensors if it imports and builds, torch otherwise; one warning when it falls back),
 'torch', or 'gsplat' (an error when unusable). Both paths take activated parameters and precomputed colours and return
-a `RasterOutput`.
+a `RasterOutput`. `TALKZOO_GSPLAT=off` in the environment makes gsplat unusable (never imported, never built): the GPU
+kit runs Gaussian code on the torch path while gsplat's CUDA kernels build in another process.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import torch
@@ -19,9 +21,22 @@ BACKENDS = ("auto", "torch", "gsplat")
 _GSPLAT: dict[str, object] = {}  # {"ok": bool, "error": str}, filled on the first CUDA call
 
 
+def gsplat_status(device: torch.device) -> tuple[bool, str]:
+    """(whether gsplat renders on `device`, why not / "gsplat's CUDA kernels are loaded"); builds them on first
+    use (gsplat compiles its CUDA sources the first time a process needs them)."""
+    if device.type != "cuda":
+        return False, f"tensors are on {device.type}, gsplat needs CUDA"
+    if gsplat_usable(device):
+        return True, "gsplat's CUDA kernels are loaded"
+    return False, str(_GSPLAT["error"])
+
+
 def gsplat_usable(device: torch.device) -> bool:
     """Whether gsplat imports and its CUDA kernels build/run on `device` (tried once per process)."""
     if device.type != "cuda":
+        return False
+    if os.environ.get("TALKZOO_GSPLAT", "").strip().lower() in ("0", "off", "false", "no"):
+        _GSPLAT.setdefault("error", "TALKZOO_GSPLAT=off")
         return False
     if "ok" not in _GSPLAT:
         try:
