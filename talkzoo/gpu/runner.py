@@ -193,9 +193,9 @@ class Run:
         elif "reason" not in build:
             build.update(available=False, reason=f"the build process exited with {process.returncode} (see the log)")
         begun = self.build_window[0] or time.time()
-        ended = max(float(build.get("finished_at") or time.time()), self.build_window[1] or 0.0)
-        self.build_window = (begun, ended)
-        build["wall_s"] = float(build.get("finished_at") or time.time()) - begun
+        finished = float(build.get("finished_at") or time.time())
+        self.build_window = (begun, max(finished, self.build_window[1] or 0.0))  # the later of the builds' ends
+        build["wall_s"] = finished - begun
         if not build.get("available"):
             self.env[f"TALKZOO_{name.upper()}"] = "off"  # later workers take the torch path at once, never rebuild
         self.data[f"{name}_build"] = build

@@ -111,8 +111,8 @@ def record_requirements(stage: Stage, runs: Path) -> None:
     one of them has trained on since (ER-NeRF's torso composites the head it was trained with; TalkingGaussian's
     fuse stores refined copies of the face and mouth branches)."""
     if stage.requires:
-        steps = {n: checkpoint_step(all_stages()[n].checkpoint(runs)) for n in stage.requires
-                 if all_stages()[n].checkpoint(runs).is_file()}  # fmt: skip
+        checkpoints = {name: all_stages()[name].checkpoint(runs) for name in stage.requires}
+        steps = {name: checkpoint_step(path) for name, path in checkpoints.items() if path.is_file()}
         (stage.run_dir(runs) / TRAINED_AGAINST).write_text(json.dumps(steps, indent=1) + "\n")
 
 

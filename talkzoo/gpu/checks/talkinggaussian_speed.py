@@ -7,6 +7,7 @@ same image is the GPU test tests/test_talkinggaussian_rasterizer.py (section 1).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -51,6 +52,6 @@ def run(ctx: CheckContext, spec: CheckSpec) -> Outcome:
         outcome.note("CPU rehearsal: gsplat's kernels are CUDA-only; the torch rasteriser ran")
     rates = [v for m in measured.values() for k, v in m.items() if k.endswith(("_per_s", "_fps"))]
     outcome.criterion("every backend trained and rendered (finite, positive rates)",
-                      bool(rates) and all(r > 0 and r == r and r != float("inf") for r in rates),
+                      bool(rates) and all(math.isfinite(r) and r > 0 for r in rates),
                       ", ".join(f"{b}: {m['render_fps']:.2f} fps" for b, m in measured.items()))  # fmt: skip
     return outcome
