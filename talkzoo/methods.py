@@ -31,6 +31,9 @@ class Stage:
     overrides: `talkzoo fit` options that bind the stage to a speaker, formatted with {speaker} (the folder),
     {speakers} (a JSON list of it), {runs} (the run root) and {size} (the training resolution; options that
     mention {size} are left out when the size is the speaker's own). summary: one line.
+    step_seconds: seconds per optimiser step with the CPU preset at 96², one torch thread beside another lane on
+    the 2-core machine (the demo's logs); only orders stages trained in lanes (talkzoo.pipelines.avatar_lanes),
+    so a rough figure is enough.
     """
 
     name: str
@@ -38,6 +41,7 @@ class Stage:
     cpu_preset: str | None
     overrides: tuple[str, ...]
     summary: str
+    step_seconds: float = 0.1
 
     def fit_overrides(self, speaker: str | Path, runs: str | Path, size: int | None = None) -> list[str]:
         """The overrides for one speaker, run root and (optional) training size."""
@@ -112,7 +116,12 @@ register(
         paper="Liu et al., MODA: Mapping-Once Audio-driven Portrait Animation with Dual Attentions, ICCV 2023",
         stages=(
             Stage(
-                "moda", "moda", "moda_cpu", ("--data.speakers={speakers}",), "audio → lips, eyes, head, torso motion"
+                "moda",
+                "moda",
+                "moda_cpu",
+                ("--data.speakers={speakers}",),
+                "audio → lips, eyes, head, torso motion",
+                step_seconds=0.16,
             ),
             Stage(
                 "faconet",
@@ -120,6 +129,7 @@ register(
                 "faconet_cpu",
                 ("--data.speakers={speakers}",),
                 "lips + eyes → the dense 478-point mesh",
+                step_seconds=0.14,
             ),
             Stage(
                 "renderer",
@@ -127,6 +137,7 @@ register(
                 "portrait_renderer_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "landmark drawing + reference → frame",
+                step_seconds=0.15,
             ),
         ),  # fmt: skip
         avatar="talkzoo.avatars.moda:MODAAvatar",
@@ -146,6 +157,7 @@ register(
                 "ernerf_head_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "audio + pose → the head (volume rendering)",
+                step_seconds=0.062,
             ),
             Stage(
                 "ernerf_torso",
@@ -157,6 +169,7 @@ register(
                     "--model.init_args.head_checkpoint={runs}/ernerf_head/checkpoints/last.ckpt",
                 ),
                 "pose → the torso layer under the frozen head",
+                step_seconds=0.04,
             ),
         ),  # fmt: skip
         avatar="talkzoo.avatars.ernerf:ERNeRFAvatar",
@@ -177,6 +190,7 @@ register(
                 "talkinggaussian_mouth_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "audio → the inside of the mouth (Gaussians, position offsets)",
+                step_seconds=0.14,
             ),
             Stage(
                 "talkinggaussian_face",
@@ -184,6 +198,7 @@ register(
                 "talkinggaussian_face_cpu",
                 ("--data.speaker={speaker}", SIZE),
                 "audio + blink → the face (Gaussians, position/rotation/scale offsets)",
+                step_seconds=0.23,
             ),
             Stage(
                 "talkinggaussian_fuse",
@@ -196,6 +211,7 @@ register(
                     "--model.init_args.mouth_checkpoint={runs}/talkinggaussian_mouth/checkpoints/last.ckpt",
                 ),
                 "face → mouth → torso over background: colours and face opacity refined",
+                step_seconds=0.2,
             ),
         ),  # fmt: skip
         avatar="talkzoo.avatars.talkinggaussian:TalkingGaussianAvatar",

@@ -307,6 +307,41 @@ def test_stages_side_by_side_raise_a_failing_stages_error_and_keep_order(tmp_pat
     assert not (tmp_path / "runs" / "ernerf_torso").exists()
 
 
+def test_lanes_start_the_longest_chain_first() -> None:
+    """The lanes' order: of the ready stages, the longest estimated chain (steps × step_seconds plus the stages
+    waiting for it) first — the demo's long renderer before MODA's 300 steps; a stage waits for the stages it reads;
+    a stage on its recipe's own schedule (steps None) counts as longest; equal chains keep the registry's order."""
+    from talkzoo.methods import all_stages
+    from talkzoo.pipelines.avatar_budget import StageBudget
+    from talkzoo.pipelines.avatar_lanes import chain_seconds, longest_chain_first
+
+    def order(names: list[str], shares: dict[str, StageBudget]) -> list[str]:
+        pending, done, started = [all_stages()[n] for n in names], set(all_stages()) - set(names), []
+        while pending:
+            stage = longest_chain_first(pending, done, shares)
+            assert stage is not None
+            started.append(stage.name)
+            pending.remove(stage)
+            done.add(stage.name)
+        return started
+
+    cpu = load_budget("cpu").stages
+    demo = ["moda", "faconet", "renderer", "ernerf_head", "ernerf_torso"]
+    assert order(demo, cpu) == ["renderer", "ernerf_head", "faconet", "moda", "ernerf_torso"]
+    head, torso = all_stages()["ernerf_head"], all_stages()["ernerf_torso"]
+    assert chain_seconds(head, [head, torso], cpu) == pytest.approx(
+        cpu["ernerf_head"].steps * head.step_seconds + cpu["ernerf_torso"].steps * torso.step_seconds
+    )
+    assert longest_chain_first([torso], {"moda"}, cpu) is None  # its head is not trained yet
+    # a long stage waiting for another lengthens that one's chain: the head (a long torso after it) goes first
+    long_torso = {**cpu, "ernerf_torso": StageBudget(100_000, ("ernerf_torso_cpu",))}
+    assert order(["faconet", "ernerf_head", "ernerf_torso"], long_torso) == ["ernerf_head", "ernerf_torso", "faconet"]
+    unbounded = {**cpu, "faconet": StageBudget(None, ("faconet_cpu",))}
+    assert order(["moda", "faconet", "renderer"], unbounded)[0] == "faconet"
+    both_unbounded = {**unbounded, "moda": StageBudget(None, ("moda_cpu",))}
+    assert order(["faconet", "moda"], both_unbounded) == ["faconet", "moda"]  # a tie: the pending list's order
+
+
 def test_a_stage_whose_input_stage_trained_on_trains_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ER-NeRF's torso composites the head it was trained with: when a raised budget trains the head on, the torso's
     finished run is set aside (not deleted) and trained again, and a torso trained against today's head is kept."""

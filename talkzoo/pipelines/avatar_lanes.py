@@ -4,7 +4,9 @@ Small CPU models use a second core poorly: on 2 cores a MODA step takes 1.15× a
 with two, a renderer batch 1.25×. So `talkzoo avatar` with `lanes: 2` trains two stages at once, each in its own
 spawned process, the torch threads shared between the busy lanes (one each on 2 cores; a stage left to train
 alone gets both back). A stage starts when a lane is free and the stages it reads are trained (`Stage.requires`:
-ER-NeRF's torso after its head), in the registry's order; each lane's progress comes back over a queue and shows
+ER-NeRF's torso after its head), the longest first: the ready stage whose estimated time (steps ×
+`Stage.step_seconds`) plus that of the longest chain of stages waiting for it is largest, so the long renderer does
+not start last behind short stages (`longest_chain_first`). Each lane's progress comes back over a queue and shows
 as one bar per running stage. A failing stage stops the scheduling, lets the other lane's stage finish (its
 checkpoints are kept) and raises its error; a re-run resumes. The full demo on 2 cores: 11:47 one stage after the
 other, 6:52–8:27 in two lanes.
@@ -12,6 +14,7 @@ other, 6:52–8:27 in two lanes.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import queue as queue_module
 import time
@@ -85,6 +88,22 @@ def _train_in_lane(name: str, share: StageBudget, speaker: str, runs: str, size:
     return fit_stage(all_stages()[name], share, Path(speaker), Path(runs), size, False, lane)
 
 
+def chain_seconds(stage: Stage, pending: Sequence[Stage], shares: dict[str, StageBudget]) -> float:
+    """Estimated seconds from starting `stage` to the end of the longest chain of `pending` stages that wait for
+    it (steps × step_seconds each; infinite for a stage on its recipe's own schedule)."""
+    share = shares[stage.name]
+    own = math.inf if share.steps is None else share.steps * stage.step_seconds
+    after = [s for s in pending if stage.name in s.requires]
+    return own + max((chain_seconds(s, pending, shares) for s in after), default=0.0)
+
+
+def longest_chain_first(pending: Sequence[Stage], done: set[str], shares: dict[str, StageBudget]) -> Stage | None:
+    """The pending stage to start next: of those whose required stages are done, the one with the longest chain
+    (chain_seconds; ties in registry order); None when none is ready."""
+    ready = [s for s in pending if set(s.requires) <= done]
+    return max(ready, key=lambda s: chain_seconds(s, pending, shares)) if ready else None
+
+
 def stage_title(stage: Stage, share: StageBudget) -> str:
     steps = "the recipe's steps" if share.steps is None else f"{share.steps} steps"
     presets = "".join(f" + {p}" for p in share.presets)
@@ -140,7 +159,7 @@ def train_stages(
                              initargs=(reports, busy, shared, progress, not verbose)) as pool:  # fmt: skip
         while pending or running:
             while failure is None and len(running) < lanes:
-                ready = next((s for s in pending if set(s.requires) <= done), None)
+                ready = longest_chain_first(pending, done, shares)
                 if ready is None:
                     break
                 pending.remove(ready)
