@@ -122,3 +122,23 @@ def test_trunc_exp_is_finite_in_half_precision() -> None:
     trunc_exp(x).sum().backward()
     assert torch.isfinite(x.grad).all()
     torch.testing.assert_close(trunc_exp(torch.tensor([1.0])), torch.tensor([math.e]))
+
+
+def test_hash_grid_gradients_are_bit_identical_across_runs_with_two_threads() -> None:
+    """Training reproducibility: ER-NeRF's head run drifted between identical runs with 2 CPU threads (advanced
+    indexing's backward, index_put with accumulate, adds repeated rows in a thread-dependent order); the grid's
+    gather is index_select, whose backward is deterministic."""
+    grid = HashGrid2D()
+    points = torch.rand(50_000, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    weights = torch.randn(50_000, grid.output_dim, generator=torch.Generator().manual_seed(1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(4):
+            grid.zero_grad(set_to_none=True)
+            (grid(points) * weights).sum().backward()
+            grads.append(grid.embeddings.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(grads[0], g) for g in grads[1:])

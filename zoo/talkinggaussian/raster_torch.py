@@ -95,10 +95,14 @@ def rasterize_torch(
 
     col = (pixel % width).to(means.dtype) + 0.5
     row = torch.div(pixel, width, rounding_mode="floor").to(means.dtype) + 0.5
-    dx, dy = col - means2d[gauss, 0], row - means2d[gauss, 1]
-    a, b, c = proj.conic[gauss].unbind(-1)
+    # gathers by index_select, not tensor[gauss]: its backward (index_add) is deterministic with several CPU
+    # threads (advanced indexing's index_put with accumulate is not) and faster
+    centre = means2d.index_select(0, gauss)
+    dx, dy = col - centre[:, 0], row - centre[:, 1]
+    a, b, c = proj.conic.index_select(0, gauss).unbind(-1)
     power = -0.5 * (a * dx * dx + c * dy * dy) - b * dx * dy
-    alpha = torch.clamp(opacities.reshape(-1)[gauss] * torch.exp(power.clamp(max=0.0)), max=settings.alpha_max)
+    opacity = opacities.reshape(-1).index_select(0, gauss)
+    alpha = torch.clamp(opacity * torch.exp(power.clamp(max=0.0)), max=settings.alpha_max)
     valid = alpha >= settings.alpha_min
     log_t = torch.where(valid, torch.log1p(-alpha), torch.zeros_like(alpha)).double()
     inclusive = torch.cumsum(log_t, 0)
@@ -106,7 +110,7 @@ def rasterize_torch(
     first = torch.ones_like(pixel, dtype=torch.bool)
     first[1:] = pixel[1:] != pixel[:-1]
     segment = torch.cumsum(first.long(), 0) - 1
-    base = exclusive[first][segment]
+    base = exclusive[first].index_select(0, segment)
     transmittance = torch.exp(exclusive - base).to(means.dtype)  # T before this Gaussian
     with torch.no_grad():  # the walk stops before the Gaussian that would push T below T_min
         contributes = valid & (transmittance * (1 - alpha) >= settings.t_min)
@@ -114,7 +118,7 @@ def rasterize_torch(
 
     def splat(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         out = values.new_zeros(n_pixels, values.shape[-1])
-        return out.index_add(0, pixel, w[:, None] * values[gauss])
+        return out.index_add(0, pixel, w[:, None] * values.index_select(0, gauss))
 
     acc = splat(torch.cat((colors, proj.depth[:, None]), dim=-1), weight)  # [P, C + 1]
     alpha_img = means.new_zeros(n_pixels).index_add(0, pixel, weight)
