@@ -142,3 +142,14 @@ def test_hash_grid_gradients_are_bit_identical_across_runs_with_two_threads() ->
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(grads[0], g) for g in grads[1:])
+
+
+def test_hash_grid_takes_no_points() -> None:
+    """A ray batch whose samples all fall outside the occupancy grid hands the encoder zero points: [0, L·F] out,
+    and the backward still runs (the demo's ER-NeRF head stage met it)."""
+    grid = HashGrid2D(levels=8, features=2)
+    points = torch.zeros(0, 2, requires_grad=True)
+    out = grid(points)
+    assert out.shape == (0, grid.output_dim)
+    out.sum().backward()
+    assert grid.embeddings.grad is not None and not grid.embeddings.grad.any()

@@ -100,7 +100,7 @@ class HashGrid2D(nn.Module):
                 weight = (wx * wy).to(self.embeddings.dtype)  # [M, L]
                 # index_select, not embeddings[index]: its backward (index_add) is deterministic with several CPU
                 # threads, advanced indexing's (index_put with accumulate) is not, and it is 2× faster
-                rows = self.embeddings.index_select(0, index.reshape(-1)).view(*index.shape, -1)  # [M, L, F]
+                rows = self.embeddings.index_select(0, index.reshape(-1)).view(*index.shape, self.features)  # [M, L, F]
                 out = out + weight[..., None] * rows
         out = out * inside[:, None, None].to(out.dtype)
         return out.reshape(points.shape[0], self.output_dim)
