@@ -10,10 +10,10 @@ Optimisation is manual: per batch one discriminator step, then one generator ste
 Perceptual term (`perceptual`): "lpips" (zoo.losses.lpips; when its weights are not available offline, the module
 prints a clear notice and falls back to "feature_matching") or "feature_matching" (no extra term: the feature
 matching loss, weighted by fm_weight, is the perceptual signal).
-Validation: `val/psnr`, `val/ssim` (torchmetrics, images in [0, 1]), `val/l1`, and `val/psnr_reference` (the
-reference image as the prediction: the trivial baseline). Inference needs no data: the speaker's SpeakerInfo (camera,
-render size, line thickness, train-frame count, reference image) is stored in the checkpoint
-(talkzoo.lightning_modules.speaker_module).
+Validation: `val/psnr`, `val/ssim` (torchmetrics, images in [0, 1]), `val/l1`, `val/mouth_l1` (inside the lip box of
+batch `mouth`; `val/mouth_l1_reference` for the reference image), and `val/psnr_reference` (the reference image as the prediction: the trivial baseline). Inference
+needs no data: the speaker's SpeakerInfo (camera, render size, line thickness, train-frame count, reference image)
+is stored in the checkpoint (talkzoo.lightning_modules.speaker_module).
 """
 
 from __future__ import annotations
@@ -283,6 +283,13 @@ class PortraitRenderer(SpeakerModule):
         self.log("val/ssim", self.ssim, batch_size=size)
         self.log("val/psnr_reference", self.psnr_reference, batch_size=size)
         self.log("val/l1", (pred - target).abs().mean(), sync_dist=True, batch_size=size)
+        if "mouth" in batch:  # the lip box the mouth-weighted L1 trains: the part of the frame that speaks
+            mask = batch["mouth"].float()
+            area = (3 * mask.sum()).clamp_min(1.0)
+            mouth_l1 = ((pred - target).abs() * mask).sum() / area
+            reference_l1 = ((batch["reference"].float() - target).abs() * mask).sum() / area
+            self.log("val/mouth_l1", mouth_l1, sync_dist=True, batch_size=size)
+            self.log("val/mouth_l1_reference", reference_l1, sync_dist=True, batch_size=size)
         if batch_idx == 0:
             keep = int(self.hparams.media_frames)
 

@@ -118,6 +118,8 @@ def train_renderer(
         "psnr": metrics["val/psnr"],
         "ssim": metrics["val/ssim"],
         "psnr_reference_image": metrics["val/psnr_reference"],
+        "mouth_l1": metrics.get("val/mouth_l1", float("nan")),
+        "mouth_l1_reference_image": metrics.get("val/mouth_l1_reference", float("nan")),
         "fit_s": fit_s,
     }
 

@@ -138,6 +138,7 @@ def test_renderer_beats_trivial_baselines(tiny_speaker: Path, tmp_path: Path) ->
     assert result["psnr"] > result["psnr_reference"] + 0.3, result
     assert result["psnr"] > result["psnr_mean_frame"], result
     assert result["ssim"] > 0.5, result
+    assert result["mouth_l1"] < result["mouth_l1_reference_image"], result  # the lip box too, not only the frame
     # trained on CPU in channels-last layout (faster oneDNN convolutions): the same function as the default layout
     assert model.generator.down[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     plain = copy.deepcopy(model.generator).to(memory_format=torch.contiguous_format)

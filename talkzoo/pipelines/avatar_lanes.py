@@ -8,8 +8,9 @@ ER-NeRF's torso after its head), the longest first: the ready stage whose estima
 `Stage.step_seconds`) plus that of the longest chain of stages waiting for it is largest, so the long renderer does
 not start last behind short stages (`longest_chain_first`). Each lane's progress comes back over a queue and shows
 as one bar per running stage. A failing stage stops the scheduling, lets the other lane's stage finish (its
-checkpoints are kept) and raises its error; a re-run resumes. The full demo on 2 cores: 11:47 one stage after the
-other, 6:52–8:27 in two lanes.
+checkpoints are kept) and raises its error; a re-run resumes. The full demo on 2 cores (MODA 1200 steps then):
+11:47 one stage after the other, 6:52–8:27 in two lanes in the registry's order; with MODA 300 steps and the longest
+chain first 7:21–8:07.
 """
 
 from __future__ import annotations
