@@ -11,9 +11,10 @@ Perceptual term (`perceptual`): "lpips" (zoo.losses.lpips; when its weights are 
 prints a clear notice and falls back to "feature_matching") or "feature_matching" (no extra term: the feature
 matching loss, weighted by fm_weight, is the perceptual signal).
 Validation: `val/psnr`, `val/ssim` (torchmetrics, images in [0, 1]), `val/l1`, `val/mouth_l1` (inside the lip box of
-batch `mouth`; `val/mouth_l1_reference` for the reference image), and `val/psnr_reference` (the reference image as the prediction: the trivial baseline). Inference
-needs no data: the speaker's SpeakerInfo (camera, render size, line thickness, train-frame count, reference image)
-is stored in the checkpoint (talkzoo.lightning_modules.speaker_module).
+batch `mouth`; `val/mouth_l1_reference` for the reference image), and `val/psnr_reference` (the reference image as
+the prediction: the trivial baseline). Inference needs no data: the speaker's SpeakerInfo (camera, render size, line
+thickness, train-frame count, reference image) is stored in the checkpoint
+(talkzoo.lightning_modules.speaker_module).
 """
 
 from __future__ import annotations
