@@ -41,6 +41,12 @@ from talkzoo.zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, 
 PERCEPTUAL = ("lpips", "feature_matching")
 
 
+def mouth_l1(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error inside the lip box: images [B, 3, H, W], mask [B, 1, H, W] in {0, 1} → scalar (0 for an
+    empty mask). Trains the mouth-weighted L1 and scores `val/mouth_l1`."""
+    return ((image - target).abs() * mask).sum() / (3 * mask.sum()).clamp_min(1.0)
+
+
 class PortraitRenderer(SpeakerModule):
     """The V stage of MODA with an injected generator and (optional) discriminator.
 
@@ -237,8 +243,7 @@ class PortraitRenderer(SpeakerModule):
         terms["l1"] = (fake.float() - real).abs().mean()
         loss = hp.l1_weight * terms["l1"]
         if hp.mouth_weight > 0 and "mouth" in batch:
-            mask = batch["mouth"]
-            error = ((fake.float() - real).abs() * mask).sum() / (3 * mask.sum()).clamp_min(1.0)
+            error = mouth_l1(fake.float(), real, batch["mouth"])
             terms["mouth_l1"] = error
             loss = loss + hp.mouth_weight * error
         if self._lpips and self.perceptual == "lpips":
@@ -286,10 +291,8 @@ class PortraitRenderer(SpeakerModule):
         self.log("val/l1", (pred - target).abs().mean(), sync_dist=True, batch_size=size)
         if "mouth" in batch:  # the lip box the mouth-weighted L1 trains: the part of the frame that speaks
             mask = batch["mouth"].float()
-            area = (3 * mask.sum()).clamp_min(1.0)
-            mouth_l1 = ((pred - target).abs() * mask).sum() / area
-            reference_l1 = ((batch["reference"].float() - target).abs() * mask).sum() / area
-            self.log("val/mouth_l1", mouth_l1, sync_dist=True, batch_size=size)
+            self.log("val/mouth_l1", mouth_l1(pred, target, mask), sync_dist=True, batch_size=size)
+            reference_l1 = mouth_l1(batch["reference"].float(), target, mask)
             self.log("val/mouth_l1_reference", reference_l1, sync_dist=True, batch_size=size)
         if batch_idx == 0:
             keep = int(self.hparams.media_frames)

@@ -100,7 +100,7 @@ def chain_seconds(stage: Stage, pending: Sequence[Stage], shares: dict[str, Stag
 
 def longest_chain_first(pending: Sequence[Stage], done: set[str], shares: dict[str, StageBudget]) -> Stage | None:
     """The pending stage to start next: of those whose required stages are done, the one with the longest chain
-    (chain_seconds; ties in registry order); None when none is ready."""
+    (chain_seconds; ties in `pending`'s order, the registry's in train_stages); None when none is ready."""
     ready = [s for s in pending if set(s.requires) <= done]
     return max(ready, key=lambda s: chain_seconds(s, pending, shares)) if ready else None
 
