@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from talkzoo.datamodules.media import read_audio, write_video
 from talkzoo.zoo.errors import UserError
 
 from .base import Avatar
@@ -27,6 +26,9 @@ def avatar_frames(avatar: Avatar, wave: np.ndarray, piece_seconds: float = 1.0) 
 def write_avatar_video(avatar: Avatar, audio: str | Path, out: str | Path, progress: bool = True) -> Path:
     """Render the audio file (wav / mp3 / ogg / a video with sound; any rate) into the mp4 `out` with the audio
     muxed in (16 kHz mono AAC); T = round(duration · fps) frames. Returns `out`."""
+    # PyAV only here: the avatars load and stream without it (the GPU kit's machine has none)
+    from talkzoo.datamodules.media import read_audio, write_video
+
     audio = Path(audio)
     if not audio.is_file():
         raise UserError(f"{audio}: audio file not found; pass an existing --audio file")

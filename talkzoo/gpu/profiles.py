@@ -77,6 +77,7 @@ PROFILES = {
             "sampler": 150,
             "ernerf_speed": 180,
             "talkinggaussian_speed": 90,
+            "streaming": 150,
         },
     ),
     "cpu": Profile(
@@ -106,6 +107,7 @@ PROFILES = {
             "sampler": 120,
             "ernerf_speed": 120,
             "talkinggaussian_speed": 90,
+            "streaming": 150,
         },
     ),
 }

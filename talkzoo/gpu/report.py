@@ -61,7 +61,7 @@ def markdown(data: dict[str, Any]) -> str:
     setup = data.get("setup") or {}
     lines += ["Setup: " + "; ".join(f"{k}: {_value(v)}" for k, v in setup.items() if not isinstance(v, dict)), ""]
     builds = {"nerfacc CUDA extension": data.get("nerfacc_build"), "gsplat CUDA kernels": data.get("gsplat_build")}
-    for section in (1, 2, 3, 4, 6):
+    for section in (1, 2, 3, 4, 6, 7):
         lines += [f"## {section}. {SECTIONS[section]}", ""]
         for what, build in builds.items() if section == 1 else ():
             if build:

@@ -360,7 +360,7 @@ def plan(run: Run, only: list[str] | None) -> tuple[list[CheckSpec], list[CheckS
     ordered = [*[r for r in recipes if not r.needs_build], CHECKS["moda_speed"], CHECKS["gpu_tests"],
                CHECKS["sampler"], *[r for r in recipes if r.needs_nerfacc], CHECKS["ernerf_speed"],
                *[r for r in recipes if r.needs_gsplat and not r.needs_nerfacc],
-               CHECKS["talkinggaussian_speed"]]  # fmt: skip
+               CHECKS["talkinggaussian_speed"], CHECKS["streaming"]]  # fmt: skip
     if only:
         unknown = set(only) - {s.name for s in ordered}
         if unknown:
@@ -393,7 +393,8 @@ def execute(run: Run, only: list[str] | None) -> None:
     leftover = run.run_checks(before, env={"TALKZOO_NERFACC": "off", "TALKZOO_GSPLAT": "off"}, yield_when=built)
     if build is not None:
         run.finish_build("nerfacc", build, build_started)
-    nerf = [s for s in after if s.needs_nerfacc and not s.needs_gsplat and s.target != "pytest"]
+    # streaming marches rays too (ER-NeRF) but is the least urgent: it runs last, after the Gaussian checks
+    nerf = [s for s in after if s.needs_nerfacc and not s.needs_gsplat and s.target != "pytest" and s.section != 7]
     run.run_checks(nerf)  # while gsplat may still be building
     if gsplat is not None:
         run.finish_build("gsplat", gsplat, build_started)

@@ -18,6 +18,7 @@ SECTIONS = {
     4: "MODA speed and LPIPS",
     5: "the machine",
     6: "TalkingGaussian speed: gsplat vs the torch rasteriser",
+    7: "live streaming: `talkzoo serve`'s schedule for ER-NeRF and MODA (no WebRTC)",
 }
 
 
@@ -58,6 +59,10 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec(
             "talkinggaussian_speed", 6, "TalkingGaussian training steps/s and render fps, gsplat vs torch",
             "talkzoo.gpu.checks.talkinggaussian_speed:run", False, False, True,
+        ),
+        CheckSpec(
+            "streaming", 7, "ER-NeRF and MODA streamed on the serve schedule: fps, latency p50 / p95",
+            "talkzoo.gpu.checks.streaming:run", True, True,
         ),
     )
 }  # fmt: skip
