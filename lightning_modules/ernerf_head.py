@@ -64,6 +64,9 @@ class ERNeRFHead(SpeakerModule):
         face_ray_fraction: share of the coarse-stage rays drawn inside the face rectangle (landmark bounding box)
             instead of the whole frame. 0 = ER-NeRF (uniform); the CPU preset uses 0.5 so that the mouth, ~1 % of
             the pixels, gets enough rays within a short budget.
+        lips_ray_fraction: share of the coarse-stage rays drawn inside the lips rectangle (the fine stage's lips
+            batch, `_lips_rect`), taken from the face rays' share when both are set. 0 = ER-NeRF (the lips get
+            their own batches only in the fine stage).
         val_lpips: report val/lpips from the start when the LPIPS weights exist (else from the fine stage on, if
             ever; a missing backbone is reported once, never faked).
         val_mouth_metrics: MediaPipe lip points on each render and its ground truth → val/mouth_lmd (px),
@@ -95,6 +98,7 @@ class ERNeRFHead(SpeakerModule):
         eye_noise: float = 0.05,
         val_chunk: int = 4096,
         face_ray_fraction: float = 0.0,
+        lips_ray_fraction: float = 0.0,
         val_lpips: bool = True,
         val_mouth_metrics: bool = True,
         val_media_frames: int = 8,
@@ -230,6 +234,7 @@ class ERNeRFHead(SpeakerModule):
             u = torch.randint(0, width, (n,), device=self.device)
             v = torch.randint(0, height, (n,), device=self.device)
             n_face = int(round(n * self.hparams.face_ray_fraction))
+            n_lips = min(int(round(n * self.hparams.lips_ray_fraction)), n)
             if n_face > 0:
                 lm = batch["landmarks"][0, :, :2]
                 (c0, r0), (c1, r1) = lm.min(dim=0).values.tolist(), lm.max(dim=0).values.tolist()
@@ -238,6 +243,10 @@ class ERNeRFHead(SpeakerModule):
                 if c1 > c0 and r1 > r0:
                     u[:n_face] = torch.randint(c0, c1, (n_face,), device=self.device)
                     v[:n_face] = torch.randint(r0, r1, (n_face,), device=self.device)
+            if n_lips > 0:
+                r0, r1, c0, c1 = self._lips_rect(batch["landmarks"][0], height, width)
+                u[:n_lips] = torch.randint(c0, c1, (n_lips,), device=self.device)
+                v[:n_lips] = torch.randint(r0, r1, (n_lips,), device=self.device)
             return torch.stack((u, v), dim=-1).float(), None
         if self.global_step % 2 == 0:  # lips rectangle (ER-NeRF's first fine batch)
             r0, r1, c0, c1 = self._lips_rect(batch["landmarks"][0], height, width)

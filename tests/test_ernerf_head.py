@@ -120,3 +120,25 @@ def test_cpu_preset_stacks_on_the_recipe(tiny_speaker: Path, tmp_path: Path, mon
     state = torch.load(tmp_path / "runs/ernerf_head/checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == 2
     assert state["state_dict"]["sampler.estimator.binaries"].shape == (1, 48, 48, 48)
+
+
+def test_coarse_rays_take_their_shares_of_the_lips_and_the_face(tiny_speaker: Path) -> None:
+    field = HeadField(audio_in=80, levels=2, base_resolution=8, finest_resolution=16, log2_hashmap_size=10, ind_num=64)
+    sampler = GridSampler(backend="torch", resolution=16, n_samples=8, step_size=0.2, occ_threshold=2.0)
+    module = ERNeRFHead(field, sampler, cpu_rays_per_step=400, face_ray_fraction=0.5, lips_ray_fraction=0.25)
+    data = FrameDataModule(str(tiny_speaker), num_workers=0)
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    height, width = batch["image"].shape[-2:]
+    pixels, patch = module._pixels(batch)
+    assert patch is None and pixels.shape == (400, 2)
+    r0, r1, c0, c1 = module._lips_rect(batch["landmarks"][0], height, width)
+    u, v = pixels[:, 0], pixels[:, 1]
+    in_lips = (u >= c0) & (u < c1) & (v >= r0) & (v < r1)
+    assert bool(in_lips[:100].all())  # the first quarter: inside the lips rectangle
+    lm = batch["landmarks"][0, :, :2]
+    in_face = (
+        (u >= lm[:, 0].min().floor()) & (u <= lm[:, 0].max()) & (v >= lm[:, 1].min().floor()) & (v <= lm[:, 1].max())
+    )
+    assert bool(in_face[100:200].all())  # then the rest of the face share
+    assert float(in_lips[200:].float().mean()) < 0.5  # the rest: anywhere in the frame
