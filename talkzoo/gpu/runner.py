@@ -394,7 +394,8 @@ def execute(run: Run, only: list[str] | None) -> None:
     if build is not None:
         run.finish_build("nerfacc", build, build_started)
     # streaming marches rays too (ER-NeRF) but is the least urgent: it runs last, after the Gaussian checks
-    nerf = [s for s in after if s.needs_nerfacc and not s.needs_gsplat and s.target != "pytest" and s.section != 7]
+    deferred = CHECKS["streaming"]
+    nerf = [s for s in after if s.needs_nerfacc and not s.needs_gsplat and s.target != "pytest" and s is not deferred]
     run.run_checks(nerf)  # while gsplat may still be building
     if gsplat is not None:
         run.finish_build("gsplat", gsplat, build_started)

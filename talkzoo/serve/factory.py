@@ -26,6 +26,8 @@ from talkzoo.serve.engines import ThreadEngine
 
 BLOCK = 320
 """Samples of one input block: 20 ms at 16 kHz, one WebRTC audio packet."""
+BLOCK_S = BLOCK / 16000
+"""One input block in seconds."""
 
 SERVE_OPTIONS: dict[str, dict[str, Any]] = {
     "moda": {"stride": 2, "context": 48, "lookahead": 1},
@@ -175,4 +177,4 @@ def budget_s(info: AvatarInfo, estimate: ComputeEstimate, sessions: int = 1, mar
     """The budget D of a new session: look-ahead + one block + compute (scaled by the sessions that share the
     inference) + margin. The audio is sent D after it arrived, frame t with the audio of t."""
     compute = max(estimate.push_s, 1.5 * estimate.frame_s) * max(1, sessions)
-    return info.lookahead_frames / info.fps + BLOCK / 16000 + compute + margin_s
+    return info.lookahead_frames / info.fps + BLOCK_S + compute + margin_s

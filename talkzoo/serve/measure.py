@@ -18,6 +18,7 @@ from talkzoo.serve.client import LoopbackClient
 from talkzoo.serve.config import ServeConfig
 from talkzoo.serve.engines import RemoteFactory
 from talkzoo.serve.factory import AvatarFactory
+from talkzoo.serve.replay import loop_audio
 from talkzoo.serve.server import start_server
 from talkzoo.serve.stats import FrameStats
 
@@ -27,9 +28,7 @@ def measure_stream(
 ) -> dict[str, Any]:
     """Stream `wave` (16 kHz, looped to `seconds`) through the microphone of one loopback session; figures of the
     part after `warmup_s`."""
-    reps = int(np.ceil(seconds * 16000 / max(len(wave), 1)))
-    speech = np.tile(np.asarray(wave, np.float32), reps)[: int(seconds * 16000)]
-    return asyncio.run(_measure(factory, speech, seconds, warmup_s))
+    return asyncio.run(_measure(factory, loop_audio(wave, seconds), seconds, warmup_s))
 
 
 async def _measure(

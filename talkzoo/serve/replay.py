@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 
 from talkzoo.serve.engines import FrameJudge, Schedule
-from talkzoo.serve.factory import BLOCK
-
-BLOCK_S = BLOCK / 16000
+from talkzoo.serve.factory import BLOCK, BLOCK_S
 
 
 @dataclass(frozen=True)

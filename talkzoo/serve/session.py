@@ -29,14 +29,13 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from talkzoo.serve.config import ServeConfig
 from talkzoo.serve.engines import ProcessEngine, Schedule, ThreadEngine
-from talkzoo.serve.factory import BLOCK, AvatarInfo
+from talkzoo.serve.factory import BLOCK, BLOCK_S, AvatarInfo
 from talkzoo.serve.sources import FileSource, MicBuffer
 from talkzoo.serve.stats import FrameStats
 from talkzoo.serve.tracks import AvatarAudioTrack, AvatarVideoTrack
 
 log = logging.getLogger("talkzoo.serve")
 
-BLOCK_S = BLOCK / 16000
 REPORT_S = 0.5  # stats to the page
 LOG_S = 10.0  # stats to the server log
 CONNECT_TIMEOUT_S = 30.0
