@@ -25,6 +25,7 @@ from head_checks import reference_psnr_and_faces  # noqa: E402
 from talkinggaussian_learning import build_stage, evaluate, fit, train_all  # noqa: E402
 
 from talkzoo.datamodules.talkinggaussian import TalkingGaussianDataModule  # noqa: E402
+from talkzoo.lightning_modules.talkinggaussian_face import head_mask  # noqa: E402
 from talkzoo.lightning_modules.talkinggaussian_fuse import TalkingGaussianFuse  # noqa: E402
 
 
@@ -66,6 +67,30 @@ def test_face_loss_stays_finite_with_empty_regions(tiny_speaker: Path) -> None:
         assert torch.isfinite(loss), iteration
         loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in face.parameters() if p.grad is not None)
+
+
+def test_lips_l1_adds_the_lips_box_error_after_the_warm_up(tiny_speaker: Path) -> None:
+    # the CPU preset's extra lips term (not in the original): weight × mean |render − target| over the lips box
+    dm = _datamodule(tiny_speaker)
+    face, _ = build_stage("face", 1.0, init_num=300, lips_l1_weight=5.0)
+    _ready(face, dm)
+    batch = {k: v[None] for k, v in dm.train_set[0].items() if torch.is_tensor(v)}
+    r0, r1, c0, c1 = (int(v) for v in batch["lips_rect"][0])
+    assert r1 > r0 and c1 > c0
+    background = torch.tensor([0.0, 1.0, 0.0])
+    moving = face.hparams.warm_step + 1
+    with torch.no_grad():
+        weighted, out, _, logs = face.branch_loss(batch, moving, background)
+        target = torch.where(head_mask(batch), batch["image"][0], background.reshape(3, 1, 1))
+        by_hand = (out.image - target)[:, r0:r1, c0:c1].abs().mean()
+        assert float(logs["lips_l1"]) == pytest.approx(float(by_hand), rel=1e-5)
+        face.hparams.lips_l1_weight = 0.0
+        plain, _, _, logs_plain = face.branch_loss(batch, moving, background)
+        assert "lips_l1" not in logs_plain
+        assert float(weighted - plain) == pytest.approx(5.0 * float(by_hand), rel=1e-4)
+        face.hparams.lips_l1_weight = 5.0
+        _, _, _, logs_static = face.branch_loss(batch, 1, background)  # the static warm-up: no lips term yet
+        assert "lips_l1" not in logs_static
 
 
 def test_fuse_trains_opacity_and_colours_only_at_its_own_rates(tiny_speaker: Path) -> None:
