@@ -78,7 +78,11 @@ class GaussianBranchStage(SpeakerModule):
         grid_weight_decay: AdamW's default 0.01 applies to the grids in the original (its groups set none).
         lambda_dssim: weight of 1 − SSIM (0.2). alpha_weight: the alpha-mask term (1e-3).
         patch_lpips_weight: weight of the patch LPIPS. patch_range: half patch sizes drawn uniformly (p = 2·U).
-        background: training background colour (green, as the original). raster_backend: auto | torch | gsplat.
+        background: training background colour (green, as the original). random_background: a uniformly random
+            colour each training step instead (3DGS's --random_background; not in TalkingGaussian): against one
+            constant colour, half-transparent Gaussians can tint themselves to match it, which shows once the branch
+            is composited over the real backdrop (docs/talkinggaussian.md, "The hard speaker").
+        raster_backend: auto | torch | gsplat.
         near, eps2d: rasteriser culling plane and low-pass dilation (0.2, 0.3).
         val_media_frames: val frames kept for talkzoo.callbacks.media_logger.ValidationMedia.
         init_seed: seeds the initial point cloud and the splits (the same on every process).
@@ -132,6 +136,7 @@ class GaussianBranchStage(SpeakerModule):
         patch_lpips_weight: float = 0.2,
         patch_range: tuple[int, int] = (32, 48),
         background: tuple[float, float, float] = (0.0, 1.0, 0.0),
+        random_background: bool = False,
         raster_backend: str = "auto",
         near: float = 0.2,
         eps2d: float = 0.3,
@@ -237,6 +242,8 @@ class GaussianBranchStage(SpeakerModule):
 
     def background_color(self, iteration: int) -> torch.Tensor:
         black = self.hparams.freeze_step is not None and iteration > self.hparams.freeze_step
+        if self.hparams.random_background and not black:
+            return torch.rand(3, device=self.device)
         color = (0.0, 0.0, 0.0) if black else tuple(self.hparams.background)
         return torch.tensor(color, device=self.device)
 

@@ -93,6 +93,17 @@ def test_lips_l1_adds_the_lips_box_error_after_the_warm_up(tiny_speaker: Path) -
         assert "lips_l1" not in logs_static
 
 
+def test_random_background_draws_a_colour_per_step_but_keeps_the_black_phase() -> None:
+    face, _ = build_stage("face", 1.0, init_num=10, random_background=True, freeze_step=100)
+    torch.manual_seed(0)
+    colours = torch.stack([face.background_color(it) for it in (1, 2, 3)])
+    assert colours.shape == (3, 3) and bool(((colours >= 0) & (colours <= 1)).all())
+    assert float((colours[0] - colours[1]).abs().max()) > 1e-3  # a new colour each step
+    assert torch.equal(face.background_color(101), torch.zeros(3))  # after freeze_step: black, as without it
+    face.hparams.random_background = False
+    assert torch.equal(face.background_color(1), torch.tensor([0.0, 1.0, 0.0]))  # the original's green
+
+
 def test_fuse_trains_opacity_and_colours_only_at_its_own_rates(tiny_speaker: Path) -> None:
     L.seed_everything(0)
     dm = _datamodule(tiny_speaker)
