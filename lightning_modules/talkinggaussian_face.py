@@ -2,8 +2,9 @@
 Gaussians deformed by audio and the upper-face expression (position, rotation and scale offsets; opacity and colour
 persist), transparent inside the mouth.
 
-Per step (iteration it, one frame): the branch renders over green; the target is the frame inside the head mask
-(parsing label 1 minus the inside-mouth mask) and green elsewhere. Loss L1 + 0.2·DSSIM; after warm_step
+Per step (iteration it, one frame): the branch renders over green (over a new random colour each step with
+random_background, the CPU preset's); the target is the frame inside the head mask (parsing label 1 minus the
+inside-mouth mask) and that colour elsewhere. Loss L1 + 0.2·DSSIM; after warm_step
 + 1e-5·(mean|Δμ| + mean|Δq| + mean|Δα| + mean|Δs|) + 1e-3·(mean((1 − A)·head) + mean(A·¬head))
 + 1e-4·(rendered eye attention inside the lips rectangle) [+ lips_l1_weight·L1 inside the lips rectangle: ours,
 the CPU preset's]; after lpips_start the mouth mask is closed (3×3) and
