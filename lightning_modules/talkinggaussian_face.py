@@ -93,11 +93,12 @@ class TalkingGaussianFace(GaussianBranchStage):
             term = ((1 - alpha) * head).mean() + (alpha * ~head).mean()
             loss = loss + hp.motion_reg_weight * reg + hp.alpha_weight * term
             logs.update(motion_reg=reg.detach(), alpha_term=term.detach())
-            if hp.lips_l1_weight > 0 and bool(box.any()):
+            lips_present = bool(box.any())  # empty box → no lips terms (the original's NaN, Q1)
+            if hp.lips_l1_weight > 0 and lips_present:
                 lips_l1 = (image - target).abs()[:, box].mean()
                 loss = loss + hp.lips_l1_weight * lips_l1
                 logs["lips_l1"] = lips_l1.detach()
-            if out.features is not None and bool(box.any()):  # empty box → no term (the original's NaN, Q1)
+            if out.features is not None and lips_present:
                 eye_lips = out.features[1][box].mean()
                 loss = loss + hp.eye_lips_weight * eye_lips
                 logs["eye_in_lips"] = eye_lips.detach()
