@@ -25,18 +25,13 @@ from torch import nn
 from talkzoo.datamodules.batches import MotionBatch
 from talkzoo.lightning_modules.ddp import allow_two_backward_passes
 from talkzoo.lightning_modules.media import MotionMedia
-from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule
+from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule, masked_mean
 from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 from talkzoo.zoo.head_motion import head_motion_to_pose
 from talkzoo.zoo.metrics import landmark_distance, mouth_opening, project_points
 from talkzoo.zoo.moda import smooth_time
 
 _SUMS = ("l1", "l1_base", "lmd", "lmd_base", "frames")
-
-
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """values [B, T], mask float [B, T] → scalar mean over the masked frames."""
-    return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 class FaCoNet(MotionSpeakerModule):
@@ -127,16 +122,16 @@ class FaCoNet(MotionSpeakerModule):
         if opt_d is not None:
             d_real = self.discriminator(lips, eyes, real, subject)[..., 0]
             d_fake = self.discriminator(lips, eyes, fake.detach(), subject)[..., 0]
-            loss_d = 0.5 * (_masked_mean((d_real - 1).square(), mask) + _masked_mean(d_fake.square(), mask))
+            loss_d = 0.5 * (masked_mean((d_real - 1).square(), mask) + masked_mean(d_fake.square(), mask))
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
             opt_d.step()
             terms["d_loss"] = loss_d.detach()
-        terms["l1"] = _masked_mean((fake - real).abs().flatten(2).mean(-1), mask)
+        terms["l1"] = masked_mean((fake - real).abs().flatten(2).mean(-1), mask)
         loss = hp.l1_weight * terms["l1"]
         if opt_d is not None:
             self.discriminator.requires_grad_(False)
-            terms["gan"] = _masked_mean((self.discriminator(lips, eyes, fake, subject)[..., 0] - 1).square(), mask)
+            terms["gan"] = masked_mean((self.discriminator(lips, eyes, fake, subject)[..., 0] - 1).square(), mask)
             loss = loss + hp.gan_weight * terms["gan"]
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -159,7 +154,7 @@ class FaCoNet(MotionSpeakerModule):
     def validation_step(self, batch: MotionBatch, batch_idx: int) -> None:
         mask = batch["mask"].float()
         pred = self(batch["lips"], batch["eyes"], batch["subject"])
-        l1 = _masked_mean((pred - batch["mesh"]).abs().flatten(2).mean(-1), mask)
+        l1 = masked_mean((pred - batch["mesh"]).abs().flatten(2).mean(-1), mask)
         self.log("val/l1_normalised", l1, prog_bar=True, sync_dist=True, batch_size=mask.shape[0])
         if self.speaker_stats:
             self._accumulate(pred, batch)

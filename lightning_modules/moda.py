@@ -26,7 +26,7 @@ from talkzoo.datamodules.alignment import interpolate_features
 from talkzoo.datamodules.batches import MotionBatch
 from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.lightning_modules.media import MotionMedia
-from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule
+from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule, masked_mean
 from talkzoo.lightning_modules.protocols import MotionAudioEncoder, MotionBody, require
 from talkzoo.zoo.audio import extract, to_mono_16k
 from talkzoo.zoo.errors import UserError
@@ -40,11 +40,6 @@ DEFAULT_PART_WEIGHTS = {"lips": 5.0, "eyes": 1.0, "head": 1.0, "torso": 1.0}
 DEFAULT_VELOCITY_WEIGHTS = {"lips": 5.0, "eyes": 1.0, "head": 1.0, "torso": 0.5}
 DEFAULT_SMOOTHING = {"lips": 0.0, "eyes": 0.0, "head": 1.0, "torso": 1.0}
 _SUMS = ("lmd", "lmd_frames", "lmd_v", "lmd_v_pairs", "ma", "base", "ox", "oy", "oxx", "oyy", "oxy")
-
-
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """values [B, T], mask float [B, T] → scalar mean over the masked frames."""
-    return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 class MODA(MotionSpeakerModule):
@@ -177,12 +172,12 @@ class MODA(MotionSpeakerModule):
         for part in PARTS:
             error = pred[part] - batch[part]
             per_frame = (error.square() if self.hparams.loss == "mse" else error.abs()).flatten(2).mean(-1)
-            rec = _masked_mean(per_frame, mask)
-            vel = _masked_mean((error[:, 1:] - error[:, :-1]).abs().flatten(2).mean(-1), pairs)
+            rec = masked_mean(per_frame, mask)
+            vel = masked_mean((error[:, 1:] - error[:, :-1]).abs().flatten(2).mean(-1), pairs)
             terms[f"{part}"], terms[f"{part}_vel"] = rec, vel
             total = total + self.part_weights[part] * rec + self.velocity_weights[part] * vel
         if body.kl is not None:
-            terms["kl"] = _masked_mean(body.kl, mask)
+            terms["kl"] = masked_mean(body.kl, mask)
             total = total + self.hparams.kl_weight * kl_scale * terms["kl"]
         terms["loss"] = total
         return terms

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+
 from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.datamodules.stats import SpeakerStats
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
 from talkzoo.zoo.errors import UserError
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """values [B, T], mask float [B, T] (1 = a real frame, 0 = window padding) → scalar mean over the masked frames."""
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 class MotionSpeakerModule(SpeakerModule):
