@@ -140,12 +140,19 @@ class PortraitRenderer(SpeakerModule):
     def _channels_last(self) -> None:
         """On CPU, the networks' weights in channels-last memory format (once): oneDNN then keeps every activation
         NHWC and skips the per-convolution layout reorders — the 128² generator renders in 13 instead of 25 ms and
-        a 96² training batch is about 15 % faster (2 cores). CUDA keeps the default layout (not measured there)."""
+        a 96² training batch is about 15 % faster (2 cores). CUDA keeps the default layout (not measured there).
+        The networks' inputs must be channels-last too (`_layout`), or every call reorders them first."""
         if self.device.type == "cpu" and not self._nhwc:
             for network in (self.generator, self.discriminator):
                 if network is not None:
                     network.to(memory_format=torch.channels_last)
             self._nhwc = True
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, H, W] in the networks' memory format. The concatenated inputs come out NCHW; handing those to
+        channels-last weights costs a reorder per call (96², 1 thread: generator forward + backward 191 vs 181 ms,
+        discriminator 31.5 vs 24.3 ms a batch of 4)."""
+        return x.contiguous(memory_format=torch.channels_last) if self._nhwc else x
 
     def set_speakers(self, speakers: Sequence[SpeakerInfo]) -> None:
         """The one speaker this renderer draws; it needs the reference image and line thickness (PortraitDataModule)."""
@@ -196,7 +203,7 @@ class PortraitRenderer(SpeakerModule):
 
     def synthesise(self, x: torch.Tensor) -> torch.Tensor:
         """Generator input [B, C, H, W] → frames [B, 3, H, W] in [-1, 1] (unclamped in residual mode)."""
-        y = self.generator(x)
+        y = self.generator(self._layout(x))
         if self.hparams.residual:
             return x[:, 3:6] + 2 * y
         return y
@@ -220,7 +227,7 @@ class PortraitRenderer(SpeakerModule):
     # ---- training ---------------------------------------------------------------------------------------------
     def _judge(self, x: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
         assert self.discriminator is not None
-        return self.discriminator(torch.cat([x, image], dim=1))
+        return self.discriminator(self._layout(torch.cat([x, image], dim=1)))
 
     def training_step(self, batch: PortraitBatch, batch_idx: int) -> torch.Tensor:
         hp = self.hparams
