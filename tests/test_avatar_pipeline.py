@@ -65,6 +65,9 @@ def test_bad_budgets_are_one_line_errors(tmp_path: Path) -> None:
     path.write_text("preprocess: {size: 64}\nlanes: 0\nstages:\n  moda: {steps: 5}\n")
     with pytest.raises(UserError, match="lanes must be a positive integer"):
         load_budget(path)
+    path.write_text("preprocess: {size: 64}\nshare_threads: 1\nstages:\n  moda: {steps: 5}\n")
+    with pytest.raises(UserError, match="`share_threads` must be true or false, got 1"):
+        load_budget(path)
     with pytest.raises(UserError, match="--budget nope: no such budget file or name; use one of"):
         load_budget("nope")
 
@@ -305,6 +308,41 @@ def test_stages_side_by_side_raise_a_failing_stages_error_and_keep_order(tmp_pat
     assert "train ernerf_head" in printed and "train faconet" in printed and "[lane 2/2]" in printed
     assert "train ernerf_torso" not in printed  # it reads the head's checkpoint: never started
     assert not (tmp_path / "runs" / "ernerf_torso").exists()
+
+
+def test_a_stage_left_alone_takes_the_idle_threads_only_when_the_budget_shares_them() -> None:
+    """share_threads: true → threads // busy lanes, re-read while a stage trains; false → threads // lanes from start
+    to end (the demo's `cpu` budget: a stage's floating-point sums, hence its weights, must not depend on when the
+    other lane finished)."""
+    import torch
+
+    from talkzoo.pipelines import avatar_lanes
+    from talkzoo.pipelines.avatar_lanes import Lane, lane_threads
+
+    assert load_budget("cpu").share_threads is False and load_budget("fast").share_threads is True
+    assert (lane_threads(2, 2, None), lane_threads(2, 1, None), lane_threads(2, 0, None)) == (1, 2, 2)
+    assert lane_threads(2, 1, 1) == 1 and lane_threads(4, 1, 2) == 2
+
+    class Busy:
+        value = 1  # the other lane has finished
+
+    class Trainer:
+        max_steps, global_step, global_rank, default_root_dir = 10, 3, 0, "runs/moda"
+
+    before = torch.get_num_threads()
+    saved = dict(avatar_lanes._LANE)
+    try:
+        torch.set_num_threads(1)
+        avatar_lanes._LANE.update(queue=None, busy=Busy(), threads=2, fixed=1, progress=False)
+        Lane()._tick(Trainer(), force=True)
+        assert torch.get_num_threads() == 1  # fixed: stays
+        avatar_lanes._LANE["fixed"] = None
+        Lane()._tick(Trainer(), force=True)
+        assert torch.get_num_threads() == 2  # shared: takes the idle lane's thread
+    finally:
+        avatar_lanes._LANE.clear()
+        avatar_lanes._LANE.update(saved)
+        torch.set_num_threads(before)
 
 
 def test_lanes_start_the_longest_chain_first() -> None:

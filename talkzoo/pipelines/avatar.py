@@ -299,7 +299,8 @@ def run_avatar(
         split = "the last 1/11" if held_out is None else f"the last {held_out:g} s"
         with console.stage(f"preprocess at {plan.size}² ({split} held out) → {speaker}", "preprocess"):
             preprocess_video(video, speaker, plan.size, held_out, progress, verbose, console)
-        train_stages(stages, shares, speaker, runs, plan.size, console, progress, plan.lanes, plan.threads, verbose)
+        train_stages(stages, shares, speaker, runs, plan.size, console, progress, plan.lanes, plan.threads, verbose,
+                     plan.share_threads)  # fmt: skip
         with console.stage("generate from the held-out audio" + (" and the new audio" if new_audio else ""),
                            "generate"):  # fmt: skip
             videos, extra = generate_all(chosen, speaker, runs, out, new_audio, progress)

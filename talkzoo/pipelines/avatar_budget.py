@@ -24,7 +24,7 @@ from talkzoo.recipes import CONFIG_ROOT
 from talkzoo.zoo.errors import UserError
 
 BUDGET_DIR = CONFIG_ROOT / "budgets"
-TOP_KEYS = {"preprocess", "threads", "lanes", "stages", "demo"}
+TOP_KEYS = {"preprocess", "threads", "lanes", "share_threads", "stages", "demo"}
 STAGE_KEYS = {"steps", "presets", "overrides"}
 PREPROCESS_KEYS = {"size", "val_seconds"}
 DEMO_KEYS = {"seconds", "size", "style", "val_seconds", "seed"}
@@ -57,7 +57,9 @@ class Budget:
     """A parsed budget file. size: preprocessing output (square, px) = training resolution. val_seconds: the
     held-out clip (None: the last 1/11 of the video). threads: torch intra-op threads (None: torch's default).
     lanes: training stages run side by side (stages that do not read each other's checkpoints), each in its own
-    process with threads / lanes torch threads; 1: one after the other in this process."""
+    process with threads / lanes torch threads; 1: one after the other in this process. share_threads: a stage
+    left running alone takes the idle lanes' threads (faster, but the moment depends on timing, so the stage's
+    floating-point sums, and its result to the bit, vary from run to run); False: threads / lanes throughout."""
 
     name: str
     path: Path
@@ -65,6 +67,7 @@ class Budget:
     val_seconds: float | None
     threads: int | None
     lanes: int = 1
+    share_threads: bool = True
     stages: dict[str, StageBudget] = field(default_factory=dict)
     demo: DemoVideo | None = None
 
@@ -106,6 +109,12 @@ def _keys(section: Any, allowed: set[str], where: str, path: Path) -> dict[str, 
         allowed_text = ", ".join(sorted(allowed))
         raise UserError(f"{path}: unknown key(s) {', '.join(unknown)} in `{where}`; allowed: {allowed_text}")
     return section
+
+
+def _boolean(value: Any, what: str, path: Path) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"{path}: `{what}` must be true or false, got {value!r}")
+    return value
 
 
 def _positive(value: Any, what: str, path: Path, integer: bool = True, optional: bool = True) -> Any:
@@ -170,6 +179,7 @@ def load_budget(value: str | Path) -> Budget:
         val_seconds=_positive(pre.get("val_seconds"), "preprocess.val_seconds", path, integer=False),
         threads=_positive(data.get("threads"), "threads", path),
         lanes=_positive(data.get("lanes", 1), "lanes", path, optional=False),
+        share_threads=_boolean(data.get("share_threads", True), "share_threads", path),
         stages=stages,
         demo=demo,
     )

@@ -37,9 +37,10 @@ _LANE: dict[str, Any] = {}  # in a lane process: the scheduler's queue, its busy
 
 class Lane(L.Callback):
     """In a lane process, every 0.5 s: (stage, step, max_steps) onto the scheduler's queue (when it shows
-    progress), and torch's threads set to the threads to share // the lanes busy now, so that a stage left to
-    train alone (ER-NeRF's torso once the other lane is done; TalkingGaussian's face while its fuse stage waits
-    for it) gets both cores back."""
+    progress), and — when the budget shares threads — torch's threads set to the threads to share // the lanes busy
+    now, so that a stage left to train alone (ER-NeRF's torso once the other lane is done; TalkingGaussian's face
+    while its fuse stage waits for it) gets both cores back. Without sharing, every stage keeps threads // lanes:
+    its result is then the same to the bit in every run."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,7 +53,7 @@ class Lane(L.Callback):
         if not _LANE or (not force and now - self._last < PROGRESS_EVERY_S):
             return
         self._last = now
-        threads = max(1, _LANE["threads"] // max(1, _LANE["busy"].value))
+        threads = lane_threads(_LANE["threads"], _LANE["busy"].value, _LANE["fixed"])
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
         if _LANE["progress"] and trainer.global_rank == 0:
@@ -66,7 +67,13 @@ class Lane(L.Callback):
         self._tick(trainer)
 
 
-def _start_lane(queue: Any, busy: Any, threads: int, progress: bool, quiet: bool) -> None:
+def lane_threads(shared: int, busy: int, fixed: int | None) -> int:
+    """torch threads of a lane's stage: `fixed` when the budget does not share threads, else the threads to share
+    // the lanes busy now (at least 1)."""
+    return fixed if fixed is not None else max(1, shared // max(1, busy))
+
+
+def _start_lane(queue: Any, busy: Any, threads: int, fixed: int | None, progress: bool, quiet: bool) -> None:
     """Lane process initialiser: what `Lane` reads, and (unless verbose) Lightning's info lines off (file
     descriptor 2 is the parent's, already pointed at the log by quiet_output)."""
     import logging
@@ -75,8 +82,8 @@ def _start_lane(queue: Any, busy: Any, threads: int, progress: bool, quiet: bool
 
     from talkzoo.pipelines.console import LIGHTNING_LOGGERS
 
-    _LANE.update(queue=queue, busy=busy, threads=threads, progress=progress)
-    torch.set_num_threads(max(1, threads // max(1, busy.value)))
+    _LANE.update(queue=queue, busy=busy, threads=threads, fixed=fixed, progress=progress)
+    torch.set_num_threads(lane_threads(threads, busy.value, fixed))
     if quiet:
         for name in LIGHTNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -122,10 +129,11 @@ def train_stages(
     lanes: int = 1,
     threads: int | None = None,
     verbose: bool = False,
+    share_threads: bool = True,
 ) -> None:
     """Train (or resume, or reuse) every stage to its share of the budget: one after the other in this process
     when lanes is 1, else up to `lanes` at once in spawned processes sharing `threads` torch threads (torch's
-    count when None) between the busy lanes."""
+    count when None) between the busy lanes — or each with threads // lanes throughout when not `share_threads`."""
     from talkzoo.pipelines.avatar import changed_requirements, fit_stage, reused, set_aside
 
     to_train: list[Stage] = []
@@ -156,8 +164,9 @@ def train_stages(
     bars: dict[str, tqdm] = {}
     failure: BaseException | None = None
     shared = threads or torch.get_num_threads()
+    fixed = None if share_threads else max(1, shared // lanes)
     with ProcessPoolExecutor(lanes, mp_context=context, initializer=_start_lane,
-                             initargs=(reports, busy, shared, progress, not verbose)) as pool:  # fmt: skip
+                             initargs=(reports, busy, shared, fixed, progress, not verbose)) as pool:  # fmt: skip
         while pending or running:
             while failure is None and len(running) < lanes:
                 ready = longest_chain_first(pending, done, shares)
