@@ -95,7 +95,7 @@ class TalkingGaussianFace(GaussianBranchStage):
             logs.update(motion_reg=reg.detach(), alpha_term=term.detach())
             lips_present = bool(box.any())  # empty box → no lips terms (the original's NaN, Q1)
             if hp.lips_l1_weight > 0 and lips_present:
-                lips_l1 = (image - target).abs()[:, box].mean()
+                lips_l1 = (image[:, box] - target[:, box]).abs().mean()  # the box only, not the whole frame
                 loss = loss + hp.lips_l1_weight * lips_l1
                 logs["lips_l1"] = lips_l1.detach()
             if out.features is not None and lips_present:

@@ -1,16 +1,17 @@
 """Training a budget's stages side by side (`lanes:` in a budget file; README, "talkzoo demo", has the figures).
 
-Small CPU models use a second core poorly: on 2 cores a MODA step takes 1.15× as long with one torch thread as
-with two, a renderer batch 1.25×. So `talkzoo avatar` with `lanes: 2` trains two stages at once, each in its own
-spawned process, the torch threads shared between the busy lanes (one each on 2 cores; a stage left to train
-alone gets both back). A stage starts when a lane is free and the stages it reads are trained (`Stage.requires`:
-ER-NeRF's torso after its head), the longest first: the ready stage whose estimated time (steps ×
-`Stage.step_seconds`) plus that of the longest chain of stages waiting for it is largest, so the long renderer does
-not start last behind short stages (`longest_chain_first`). Each lane's progress comes back over a queue and shows
-as one bar per running stage. A failing stage stops the scheduling, lets the other lane's stage finish (its
-checkpoints are kept) and raises its error; a re-run resumes. The full demo on 2 cores (MODA 1200 steps then):
-11:47 one stage after the other, 6:52–8:27 in two lanes in the registry's order; with MODA 300 steps and the longest
-chain first 7:21–8:07.
+Small CPU models use a second core poorly: on 2 cores a MODA step takes 1.15× as long with one torch thread as with
+two, a renderer batch 1.25×. So `talkzoo avatar` with `lanes: 2` trains two stages at once, each in its own spawned
+process, the torch threads shared between the busy lanes (one each on 2 cores; with the budget's `share_threads:
+true` a stage left to train alone gets both back, at a moment that depends on timing — the `cpu` budget keeps one
+each, so that its runs are the same to the bit). A stage starts when a lane is free and the stages it reads are
+trained (`Stage.requires`: ER-NeRF's torso after its head), the longest first: the ready stage whose estimated time
+(steps × `Stage.step_seconds`) plus that of the longest chain of stages waiting for it is largest, so the long
+renderer does not start last behind short stages (`longest_chain_first`). Each lane's progress comes back over a
+queue and shows as one bar per running stage. A failing stage stops the scheduling, lets the other lane's stage
+finish (its checkpoints are kept) and raises its error; a re-run resumes. The full demo on 2 cores (MODA 1200 steps
+then): 11:47 one stage after the other, 6:52–8:27 in two lanes in the registry's order; with MODA 300 steps and the
+longest chain first 7:21–8:07.
 """
 
 from __future__ import annotations
