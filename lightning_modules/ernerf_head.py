@@ -29,6 +29,7 @@ from talkzoo.datamodules.batches import FrameBatch
 from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.lightning_modules.media import FramesMedia
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.zoo.ernerf.head_field import HeadField
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.face_indices import LIP_INDICES
@@ -324,7 +325,7 @@ class ERNeRFHead(SpeakerModule):
             logs["train/lpips"] = lp.detach()
         logs.update({"train/loss": loss.detach(), "train/samples_per_ray": torch.tensor(out["samples"] / len(u))})
         logs["train/fine_stage"] = self.fine_stage.float()
-        self.log_dict(logs, prog_bar=False, batch_size=1)
+        log_step_scalars(self, logs, batch_size=1)
         return loss
 
     def _face_mask(self, batch: FrameBatch, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

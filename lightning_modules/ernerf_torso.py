@@ -34,6 +34,7 @@ from talkzoo.lightning_modules.ernerf_head import ERNeRFHead
 from talkzoo.lightning_modules.media import FramesMedia
 from talkzoo.lightning_modules.run_loading import load_run_module
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.zoo.ernerf.pose_encoding import normalised_pixels
 from talkzoo.zoo.ernerf.torso_field import TorsoField
 from talkzoo.zoo.errors import UserError
@@ -213,8 +214,8 @@ class ERNeRFTorso(SpeakerModule):
         mse = ((pred - target) ** 2).mean()
         anchor = ((1 - self.field.pose_encoding.anchor_weights) ** 2).mean()
         loss = mse + self.hparams.anchor_weight * anchor
-        self.log_dict({"train/mse": mse.detach(), "train/anchor": anchor.detach(), "train/loss": loss.detach()},
-                      batch_size=1)  # fmt: skip
+        logs = {"train/mse": mse.detach(), "train/anchor": anchor.detach(), "train/loss": loss.detach()}
+        log_step_scalars(self, logs, batch_size=1)
         return loss
 
     def _iters(self) -> int:

@@ -26,6 +26,7 @@ from talkzoo.datamodules.batches import MotionBatch
 from talkzoo.lightning_modules.ddp import allow_two_backward_passes
 from talkzoo.lightning_modules.media import MotionMedia
 from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule, masked_mean
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.zoo.face_indices import EYE_INDICES, LIP_INDICES
 from talkzoo.zoo.head_motion import head_motion_to_pose
 from talkzoo.zoo.metrics import landmark_distance, mouth_opening, project_points
@@ -141,9 +142,8 @@ class FaCoNet(MotionSpeakerModule):
         schedulers = self.lr_schedulers()
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
-        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=size)
-        for key, value in terms.items():
-            self.log(f"train/{key}", value, batch_size=size)
+        logs = {"train/loss": loss.detach(), **{f"train/{key}": value for key, value in terms.items()}}
+        log_step_scalars(self, logs, batch_size=size, prog_bar_keys=("train/loss",))
         return loss.detach()
 
     # ---- validation -------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.lightning_modules.media import MotionMedia
 from talkzoo.lightning_modules.motion_speaker_module import MotionSpeakerModule, masked_mean
 from talkzoo.lightning_modules.protocols import MotionAudioEncoder, MotionBody, require
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.zoo.audio import extract, to_mono_16k
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.head_motion import head_motion_to_pose
@@ -187,10 +188,8 @@ class MODA(MotionSpeakerModule):
         pred, body = self(audio, batch["subject"], frames, motion=self.motion_target(batch))
         terms = self.losses(pred, body, batch)
         size = batch["mask"].shape[0]
-        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=size)
-        for key, value in terms.items():
-            if key != "loss":
-                self.log(f"train/{key}", value, batch_size=size)
+        logs = {f"train/{key}": value for key, value in terms.items()}  # terms["loss"]: train/loss
+        log_step_scalars(self, logs, batch_size=size, prog_bar_keys=("train/loss",))
         return terms["loss"]
 
     # ---- validation metrics ---------------------------------------------------------------------------------

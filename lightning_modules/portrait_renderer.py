@@ -34,6 +34,7 @@ from talkzoo.lightning_modules.ddp import allow_two_backward_passes
 from talkzoo.lightning_modules.media import FramesMedia
 from talkzoo.lightning_modules.protocols import ImageNetwork, require
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.zoo.errors import UserError
 from talkzoo.zoo.losses.lpips import LPIPS, LPIPSWeightsUnavailable
 from talkzoo.zoo.portrait import Camera, feature_matching, lsgan, tpe_channels, tpe_index, tpe_planes
@@ -270,9 +271,8 @@ class PortraitRenderer(SpeakerModule):
         opt_g.step()
         for scheduler in self._schedulers():
             scheduler.step()
-        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=size)
-        for key, value in terms.items():
-            self.log(f"train/{key}", value.detach(), batch_size=size)
+        logs = {"train/loss": loss.detach(), **{f"train/{key}": value.detach() for key, value in terms.items()}}
+        log_step_scalars(self, logs, batch_size=size, prog_bar_keys=("train/loss",))
         return loss.detach()
 
     def _schedulers(self) -> list[Any]:

@@ -24,6 +24,7 @@ from talkzoo.datamodules.curriculum import CurriculumSpec
 from talkzoo.datamodules.speaker_info import SpeakerInfo
 from talkzoo.datamodules.talkinggaussian import GaussianInitSource, MouthRegionDataset
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.lightning_modules.talkinggaussian_common import (
     LazyLPIPS,
     all_reduce_,
@@ -286,7 +287,7 @@ class GaussianBranchStage(SpeakerModule):
         logs = {f"train/{k}": v.detach() if torch.is_tensor(v) else torch.tensor(float(v)) for k, v in logs.items()}
         logs["train/loss"] = loss.detach()
         logs["train/points"] = torch.tensor(float(self.branch.gaussians.num_points))
-        self.log_dict(logs, batch_size=1)
+        log_step_scalars(self, logs, batch_size=1)
         return loss
 
     def lpips_patches(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:

@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch import LightningModule
 
 from talkzoo.lightning_modules.speaker_module import SpeakerModule
+from talkzoo.lightning_modules.step_logging import log_step_scalars
 from talkzoo.lightning_modules.talkinggaussian_common import (
     LazyLPIPS,
     backdrop,
@@ -153,7 +154,7 @@ class TalkingGaussianFuse(SpeakerModule):
                 loss = loss + hp.patch_lpips_weight * lp
                 logs["train/lpips"] = lp.detach()
         logs["train/loss"] = loss.detach()
-        self.log_dict(logs, batch_size=1)
+        log_step_scalars(self, logs, batch_size=1)
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

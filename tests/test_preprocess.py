@@ -227,6 +227,37 @@ def test_other_frame_and_sample_rates_are_normalised(raw_clip: tuple, tmp_path: 
     assert validate_speaker(out).ok
 
 
+def test_the_person_matte_runs_in_one_thread_of_its_own_in_frame_order(
+    raw_clip: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SelfieSegmentation's graph wants its frames in order from one thread; it runs beside FaceMesh (frame_pass)."""
+    import threading
+
+    from talkzoo.datamodules.preprocess.tracking import FrameAnalyzer
+
+    frames, wave = raw_clip
+    video = write_video(tmp_path / "clip.mp4", frames[:75], fps=25, audio=wave[: 3 * 16000])
+    calls: list[tuple[int, float]] = []  # (thread, frame checksum) per matte, in call order
+    meshed: list[float] = []  # the same checksum, per FaceMesh call (the caller's thread, in frame order)
+    person, landmarks = FrameAnalyzer.person, FrameAnalyzer.landmarks
+
+    def recording_person(self: FrameAnalyzer, rgb: np.ndarray) -> np.ndarray:
+        calls.append((threading.get_ident(), float(rgb.astype(np.float64).mean())))
+        return person(self, rgb)
+
+    def recording_landmarks(self: FrameAnalyzer, rgb: np.ndarray) -> np.ndarray | None:
+        meshed.append(float(rgb.astype(np.float64).mean()))
+        return landmarks(self, rgb)
+
+    monkeypatch.setattr(FrameAnalyzer, "person", recording_person)
+    monkeypatch.setattr(FrameAnalyzer, "landmarks", recording_landmarks)
+    preprocess(video, tmp_path / "out", PreprocessConfig(size=SIZE), progress=False, log=False)
+    threads = {thread for thread, _ in calls}
+    assert len(calls) == 75 and len(threads) == 1 and threading.get_ident() not in threads
+    assert [checksum for _, checksum in calls] == meshed  # at 192² both models see the same frame, in order
+    assert validate_speaker(tmp_path / "out").ok
+
+
 def _write_webm(path: Path, frames: list[np.ndarray], fps: int, stereo: np.ndarray) -> Path:
     """VP8 + Opus (48 kHz stereo float32 [2, N]) in a webm container: no per-stream durations in the header."""
     import av

@@ -34,8 +34,9 @@ import torch
 from talkzoo.methods import METHODS, Method, Stage, all_stages, get_method
 from talkzoo.pipelines.avatar_budget import Budget, StageBudget, budget_names, load_budget
 from talkzoo.pipelines.avatar_lanes import train_stages
+from talkzoo.pipelines.avatar_scores import newer, score_videos
 from talkzoo.pipelines.console import Console, clock, quiet_output
-from talkzoo.pipelines.evaluate import TRACK_SIDE, evaluate_video, measure_truth, to_json
+from talkzoo.pipelines.evaluate import to_json
 from talkzoo.recipes import resolve_config
 from talkzoo.zoo.errors import UserError
 
@@ -175,15 +176,11 @@ def fit_command(stage: Stage, share: StageBudget, speaker: Path, runs: Path, siz
     return "talkzoo " + shlex.join(args)
 
 
+# the still-image baselines scored beside the methods: (name in the report, file name)
+BASELINES = (("mean train frame", "mean_frame"), ("reference image", "reference_image"))
+
+
 # ---- generation and scores ------------------------------------------------------------------------------------------
-def newer(path: Path, sources: Sequence[Path]) -> bool:
-    """Whether `path` exists and was written after every existing source (so it is still valid)."""
-    if not path.is_file():
-        return False
-    mtime = path.stat().st_mtime
-    return all(mtime > s.stat().st_mtime for s in sources if s.is_file())
-
-
 def speaker_stamp(speaker: Path) -> Path:
     """A file (beside the speaker, in logs/) whose modification time changes only when the content of
     speaker/speaker.json does: a resumed preprocessing rewrites speaker.json unchanged, which must not make the
@@ -209,26 +206,6 @@ def generate_video(method: Method, speaker: Path, audio: Path, target: Path, run
         return False
     generate(method.name, speaker, audio, target, run_dir=runs, device=None, progress=progress)
     return True
-
-
-def cached_evaluation(video: Path, speaker: Path, truth: Any, cache: Path) -> dict[str, Any]:
-    """`evaluate_video(series=True)` of `video` on the val split; kept in cache (.json + .npz) while newer than the
-    video and the speaker."""
-    json_path, npz_path = cache.with_suffix(".json"), cache.with_suffix(".npz")
-    key = f"evaluate_video v2 (series, tracker at {TRACK_SIDE} px)"  # a changed evaluation invalidates the cache
-    if newer(json_path, [video, speaker_stamp(speaker)]) and npz_path.is_file():
-        result = json.loads(json_path.read_text())
-        if result.pop("cache_key", None) == key:
-            with np.load(npz_path) as saved:
-                result["series"] = {k: (saved[k] if saved[k].size else None) for k in saved.files}
-            return result
-    result = evaluate_video(video, speaker, split="val", progress=False, truth=truth(), series=True)
-    series = result.pop("series")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(npz_path, **{k: (np.asarray(v) if v is not None else np.zeros(0)) for k, v in series.items()})
-    json_path.write_text(json.dumps(to_json({**result, "cache_key": key}), indent=1))
-    result["series"] = series
-    return result
 
 
 def evaluate_motion(checkpoint: Path, speaker: Path) -> dict[str, float]:
@@ -361,30 +338,26 @@ def generate_all(
 def evaluate_all(
     videos: dict[str, Path], speaker: Path, runs: Path, out: Path, stages: Sequence[Stage]
 ) -> dict[str, Any]:
-    """Scores of every held-out video and of the still-image baselines (ground truth measured once), and MODA's
-    motion when its motion stage is trained."""
+    """Scores of every held-out video and of the still-image baselines (ground truth measured once; the videos
+    scored side by side: avatar_scores), and MODA's motion when its motion stage is trained."""
     from talkzoo.datamodules.speaker import Speaker
     from talkzoo.pipelines.demo_media import baseline_frames, write_still_video
 
-    measured: list[Any] = []
-
-    def truth() -> Any:  # measured on first use only: a re-run with every score cached needs none
-        if not measured:
-            measured.append(measure_truth(speaker, "val"))
-        return measured[0]
-
-    cache = out / "evaluation"
-    results = {name: cached_evaluation(path, speaker, truth, cache / path.stem) for name, path in videos.items()}
+    stamp = speaker_stamp(speaker)
     spk = Speaker(speaker)
     count, fps = len(spk.split_indices("val")), spk.meta.fps
-    baselines = {}
+    cache = out / "evaluation"
+    jobs = {name: (path, cache / path.stem) for name, path in videos.items()}
     stills = None
-    for name, slug in (("mean train frame", "mean_frame"), ("reference image", "reference_image")):
+    for name, slug in BASELINES:
         target = out / "baselines" / f"{slug}.mp4"
-        if not newer(target, [speaker_stamp(speaker)]):
+        if not newer(target, [stamp]):
             stills = stills or baseline_frames(speaker)
             write_still_video(target, stills[name], count, fps, out / "heldout.wav")
-        baselines[name] = cached_evaluation(target, speaker, truth, cache / slug)
+        jobs[name] = (target, cache / slug)
+    scored = score_videos(jobs, speaker, stamp)
+    results = {name: scored[name] for name in videos}
+    baselines = {name: scored[name] for name, _ in BASELINES}
     motion = None
     moda_stage = next((s for s in stages if s.name == "moda"), None)
     if moda_stage is not None and moda_stage.checkpoint(runs).is_file():

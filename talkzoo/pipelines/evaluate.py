@@ -22,7 +22,7 @@ import argparse
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,7 +250,7 @@ def evaluate_video(
     sync_lead_frames: int = 1,
     torch_threads: int | None = None,
     progress: bool = True,
-    truth: Truth | None = None,
+    truth: Truth | Callable[[], Truth] | None = None,
     series: bool = False,
 ) -> dict[str, Any]:
     """Score PRED against the speaker's `split` frames; returns the metrics dict (see module docstring).
@@ -264,7 +264,8 @@ def evaluate_video(
     video, calls such a video offset 0; the synthetic speaker's mouth leads by exactly 1 frame).
     torch_threads: torch's intra-op threads during the frame loop (None: unchanged; 1 is fastest on a busy CPU).
     truth: the split's ground-truth measurements from `measure_truth` (same split and niqe_every), shared when
-    several videos are scored against one speaker; None: measured here.
+    several videos are scored against one speaker, or a callable returning them, called once the prediction's
+    frames are scored (so several videos can be scored while the truth is measured); None: measured here.
     series: also return result["series"] (numpy, not JSON): per-frame mouth opening of prediction and ground
     truth (px, gaps interpolated), the speech energy the sync score used, and the sync correlation per lag.
     """
@@ -290,8 +291,6 @@ def evaluate_video(
             f"{pred_path}: only {n} frame(s) to compare ({info.num_frames} in the video, {len(indices)} in the "
             f"speaker's {split} split); need ≥ {MIN_FRAMES}: render more frames or use --split all"
         )
-    if truth is not None and (truth.split != split or truth.speaker != str(spk.root)):
-        raise ValueError(f"truth measured for {truth.speaker} ({truth.split}), not {spk.root} ({split})")
     meta = spk.meta
     sr, fps = meta.sample_rate, meta.fps
     result: dict[str, Any] = {
@@ -338,8 +337,6 @@ def evaluate_video(
     lips_pred = np.full((n, 40, 2), np.nan, np.float32)
     frames = iter_frames(pred_path)
     try:
-        if truth is None or truth.count < n:
-            truth = measure_truth(spk, split, n, niqe_every)
         for k in tqdm(range(n), desc="evaluate", unit="frame", disable=not progress):
             pred = next(frames, None)
             if pred is None:  # the container promised more frames than it decodes
@@ -371,6 +368,12 @@ def evaluate_video(
 
     if n < MIN_FRAMES:
         raise UserError(f"{pred_path}: only {n} frame(s) could be decoded; re-encode or re-export the video")
+    if callable(truth):
+        truth = truth()
+    if truth is not None and (truth.split != split or truth.speaker != str(spk.root)):
+        raise ValueError(f"truth measured for {truth.speaker} ({truth.split}), not {spk.root} ({split})")
+    if truth is None or truth.count < n:
+        truth = measure_truth(spk, split, n, niqe_every)
     result["frames"]["compared"] = n
     lips_pred, lips_true = lips_pred[:n], truth.lips[:n]
     differing = [v for v in psnr if math.isfinite(v)]

@@ -95,6 +95,7 @@ def fit(ctx: CheckContext, recipe: str, precision: str, steps: int, seconds: int
         "--trainer.devices=1", f"--trainer.logger={CSV}", f"--trainer.logger.init_args.save_dir={run_dir}",
         "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
         "--trainer.enable_model_summary=false", f"--trainer.callbacks+={PROBE}",
+        "--trainer.log_every_n_steps=1",  # the probe reads every batch's train/* values (step_logging)
     ]  # fmt: skip
     if not ctx.cuda:
         args.append("--data.init_args.num_workers=0")
