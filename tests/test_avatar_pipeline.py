@@ -68,6 +68,9 @@ def test_bad_budgets_are_one_line_errors(tmp_path: Path) -> None:
     path.write_text("preprocess: {size: 64}\nshare_threads: 1\nstages:\n  moda: {steps: 5}\n")
     with pytest.raises(UserError, match="`share_threads` must be true or false, got 1"):
         load_budget(path)
+    path.write_text("preprocess: {size: 64}\nstages: {moda: {steps: 5}}\ndemo: {seconds: 6, size: 64, truth_images: 2}")
+    with pytest.raises(UserError, match="`demo.truth_images` must be true or false, got 2"):
+        load_budget(path)
     with pytest.raises(UserError, match="--budget nope: no such budget file or name; use one of"):
         load_budget("nope")
 

@@ -154,6 +154,21 @@ def test_same_seed_is_identical(tiny_speaker: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.audio(), first.audio())
 
 
+def test_without_truth_images_the_video_and_the_arrays_are_the_same(synthetic_output: Path, tmp_path: Path) -> None:
+    """`talkzoo demo` synthesises without the speaker folder's images (budget `demo.truth_images: false`)."""
+    from talkzoo.datamodules.media import iter_frames
+
+    synthesize(tmp_path, seconds=SECONDS, size=SIZE, seed=0, progress=False, images=False)
+    lean, full = Speaker(tmp_path / "speaker"), Speaker(synthetic_output / "speaker")
+    for name in ARRAYS:
+        np.testing.assert_array_equal(lean.array(name), full.array(name), err_msg=name)
+    for folder in ("frames", "parsing", "torso"):
+        assert not any((tmp_path / "speaker" / folder).glob("*")), folder
+    assert lean.meta.provenance["synth"]["params"]["images"] is False
+    pairs = zip(iter_frames(tmp_path / "raw.mp4"), iter_frames(synthetic_output / "raw.mp4"), strict=True)
+    assert all(np.array_equal(a, b) for a, b in pairs)
+
+
 def test_other_seed_moves_differently_with_the_same_mouth() -> None:
     renderer = Renderer(build_portrait(SIZE))
     wave, frames = clip_audio(SECONDS)

@@ -105,13 +105,16 @@ def synthesize(
     progress: bool = True,
     audio: np.ndarray | None = None,
     style: str = "easy",
+    images: bool = True,
 ) -> Path:
     """Write out_dir/raw.mp4 (h264 + 16 kHz AAC, 25 fps) and out_dir/speaker/ (every entry of the format).
 
     audio: optional float32 [N] mono 16 kHz speech (default: the bundled recording); T = round(seconds · 25)
     frames and exactly T · 640 audio samples. style: "easy" (the photo warped in 2-D) or "hard" (a textured 3-D
     head turning out of plane, moving light, textured background, sensor noise, raw.mp4 at crf 23; see the
-    package docstring). Returns out_dir as a Path.
+    package docstring). images: also write the speaker folder's frames/, parsing/ and torso/ (False: raw.mp4 and
+    the ground-truth arrays only, not a trainable speaker folder — what `talkzoo demo` reads; the video is the
+    same). Returns out_dir as a Path.
     """
     if seconds <= 0 or size < 16:
         raise ValueError(f"seconds must be > 0 and size ≥ 16 (got {seconds}, {size})")
@@ -152,7 +155,7 @@ def synthesize(
         def render_one(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return easy.render(anim.frame(i), truths[i])
 
-    frames = _render_and_save(render_one, num_frames, writer, progress)
+    frames = _render_and_save(render_one, num_frames, writer if images else None, progress)
     write_video(out / "raw.mp4", frames, FPS, wave, SAMPLE_RATE, crf=VIDEO_CRF[style])
 
     mel = extract("mel", wave, SAMPLE_RATE)
@@ -161,6 +164,7 @@ def synthesize(
     writer.mark_done(
         "synth",
         params={"seconds": seconds, "size": size, "seed": seed, "style": style, "custom_audio": audio is not None,
+                "images": images,
                 "seconds_taken": round(elapsed, 2), "frames_per_second": round(num_frames / elapsed, 2)},
         versions=_versions(),
     )  # fmt: skip
@@ -170,11 +174,11 @@ def synthesize(
 def _render_and_save(
     render_one: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
     num_frames: int,
-    writer: SpeakerWriter,
+    writer: SpeakerWriter | None,
     progress: bool,
 ) -> Iterator[np.ndarray]:
     """Render frames (render_one(i) -> frame, parsing, torso) in a producer thread; image files are encoded and
-    written by a small thread pool.
+    written by a small thread pool (none without a writer).
 
     Yields the RGB frames in order (for the video encoder, which runs in the caller's thread).
     """
@@ -190,9 +194,10 @@ def _render_and_save(
                     if stop.is_set():
                         break
                     frame, parsing, torso = render_one(i)
-                    pending.append(pool.submit(writer.write_image, "frames", i, frame))
-                    pending.append(pool.submit(writer.write_image, "parsing", i, parsing))
-                    pending.append(pool.submit(writer.write_image, "torso", i, torso))
+                    if writer is not None:
+                        pending.append(pool.submit(writer.write_image, "frames", i, frame))
+                        pending.append(pool.submit(writer.write_image, "parsing", i, parsing))
+                        pending.append(pool.submit(writer.write_image, "torso", i, torso))
                     while not stop.is_set():
                         try:
                             frames.put(frame, timeout=0.1)

@@ -27,7 +27,7 @@ BUDGET_DIR = CONFIG_ROOT / "budgets"
 TOP_KEYS = {"preprocess", "threads", "lanes", "share_threads", "stages", "demo"}
 STAGE_KEYS = {"steps", "presets", "overrides"}
 PREPROCESS_KEYS = {"size", "val_seconds"}
-DEMO_KEYS = {"seconds", "size", "style", "val_seconds", "seed"}
+DEMO_KEYS = {"seconds", "size", "style", "val_seconds", "seed", "truth_images"}
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,16 @@ class StageBudget:
 @dataclass(frozen=True)
 class DemoVideo:
     """The synthetic video `talkzoo demo` makes (talkzoo synth): seconds, size², style ("easy" | "hard"), seed,
-    and the held-out seconds its avatar run keeps for evaluation."""
+    the held-out seconds its avatar run keeps for evaluation, and whether its ground-truth speaker folder also gets
+    the frame, parsing and torso images (truth_images; the demo reads only its arrays: 10 of the 60 s video's 26 s
+    of synthesis go to those images)."""
 
     seconds: float
     size: int
     style: str = "easy"
     val_seconds: float | None = None
     seed: int = 0
+    truth_images: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ def load_budget(value: str | Path) -> Budget:
             style=str(d.get("style", "easy")),
             val_seconds=_positive(d.get("val_seconds"), "demo.val_seconds", path, integer=False),
             seed=int(d.get("seed", 0)),
+            truth_images=_boolean(d.get("truth_images", False), "demo.truth_images", path),
         )
     return Budget(
         name=path.stem,

@@ -23,8 +23,9 @@ from talkzoo.zoo.errors import UserError
 
 
 def synthesize_video(folder: Path, demo: DemoVideo, progress: bool = True) -> tuple[Path, bool]:
-    """The synthetic talking video folder/raw.mp4 (+ its ground truth folder/speaker); reused when a finished one
-    with the same parameters is there. → (raw.mp4, whether it was made now)."""
+    """The synthetic talking video folder/raw.mp4 (+ its ground truth folder/speaker: the arrays, and the images when
+    `demo.truth_images`); reused when a finished one with the same parameters (and the images, if wanted) is there.
+    → (raw.mp4, whether it was made now)."""
     from talkzoo.datamodules.speaker import Speaker, SpeakerFormatError
     from talkzoo.datamodules.synthetic import synthesize
 
@@ -33,11 +34,13 @@ def synthesize_video(folder: Path, demo: DemoVideo, progress: bool = True) -> tu
     try:
         done = Speaker(folder / "speaker").meta.provenance.get("synth", {})
         params = done.get("params", {})
-        if done.get("done") and video.is_file() and {k: params.get(k, "easy") for k in wanted} == wanted:
+        images = params.get("images", True) or not demo.truth_images
+        if done.get("done") and video.is_file() and images and {k: params.get(k, "easy") for k in wanted} == wanted:
             return video, False
     except (SpeakerFormatError, FileNotFoundError, OSError):
         pass
-    synthesize(folder, seconds=demo.seconds, size=demo.size, seed=demo.seed, progress=progress, style=demo.style)
+    synthesize(folder, seconds=demo.seconds, size=demo.size, seed=demo.seed, progress=progress, style=demo.style,
+               images=demo.truth_images)  # fmt: skip
     return video, True
 
 
