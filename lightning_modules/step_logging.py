@@ -2,8 +2,8 @@
 
 Every `self.log` costs about 0.6 ms of Lightning's bookkeeping (the result collection's device move and metadata
 checks; measured with lightning 2.6 on the 2-core CPU: 0.9 ms a step with no key, 3.2 with 4, 5.7 with 8), however
-rarely the loggers write. ER-NeRF's head logs 6 keys on a 60 ms CPU step: 6 % of its time for values the logger
-discards on 19 of every 20 steps. Training-step values are logged `on_step` only (no epoch aggregate), so the
+rarely the loggers write. ER-NeRF's head logs 4–5 keys on a ~55 ms CPU step: ~5 % of its time for values the
+logger discards on 19 of every 20 steps. Training-step values are logged `on_step` only (no epoch aggregate), so the
 logger receives exactly the same numbers when they are logged on the steps it writes alone; the progress bar and
 `trainer.callback_metrics` then show the value of the last such step.
 """

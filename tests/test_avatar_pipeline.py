@@ -51,26 +51,25 @@ def test_shipped_budgets_cover_the_default_methods() -> None:
     assert cpu.demo.val_seconds >= 10
 
 
+BAD_BUDGETS = [  # (budget file, the one-line error it must give)
+    ("preprocess: {size: 64}\nstages:\n  mdoa: {steps: 5}\n",
+     r"`stages.mdoa` names no registered stage; the stages are moda, faconet"),
+    ("preprocess: {size: 64}\nstages:\n  moda: {steps: 0}\n", "stages.moda.steps must be a positive integer"),
+    ("preprocess: {size: 64}\nstages:\n  moda: {step: 5}\n", "unknown key"),
+    ("preprocess: {size: 64}\nlanes: 0\nstages:\n  moda: {steps: 5}\n", "lanes must be a positive integer"),
+    ("preprocess: {size: 64}\nshare_threads: 1\nstages:\n  moda: {steps: 5}\n",
+     "`share_threads` must be true or false, got 1"),
+    ("preprocess: {size: 64}\nstages: {moda: {steps: 5}}\ndemo: {seconds: 6, size: 64, truth_images: 2}",
+     "`demo.truth_images` must be true or false, got 2"),
+]  # fmt: skip
+
+
 def test_bad_budgets_are_one_line_errors(tmp_path: Path) -> None:
     path = tmp_path / "b.yaml"
-    path.write_text("preprocess: {size: 64}\nstages:\n  mdoa: {steps: 5}\n")
-    with pytest.raises(UserError, match=r"`stages.mdoa` names no registered stage; the stages are moda, faconet"):
-        load_budget(path)
-    path.write_text("preprocess: {size: 64}\nstages:\n  moda: {steps: 0}\n")
-    with pytest.raises(UserError, match="stages.moda.steps must be a positive integer"):
-        load_budget(path)
-    path.write_text("preprocess: {size: 64}\nstages:\n  moda: {step: 5}\n")
-    with pytest.raises(UserError, match="unknown key"):
-        load_budget(path)
-    path.write_text("preprocess: {size: 64}\nlanes: 0\nstages:\n  moda: {steps: 5}\n")
-    with pytest.raises(UserError, match="lanes must be a positive integer"):
-        load_budget(path)
-    path.write_text("preprocess: {size: 64}\nshare_threads: 1\nstages:\n  moda: {steps: 5}\n")
-    with pytest.raises(UserError, match="`share_threads` must be true or false, got 1"):
-        load_budget(path)
-    path.write_text("preprocess: {size: 64}\nstages: {moda: {steps: 5}}\ndemo: {seconds: 6, size: 64, truth_images: 2}")
-    with pytest.raises(UserError, match="`demo.truth_images` must be true or false, got 2"):
-        load_budget(path)
+    for text, error in BAD_BUDGETS:
+        path.write_text(text)
+        with pytest.raises(UserError, match=error):
+            load_budget(path)
     with pytest.raises(UserError, match="--budget nope: no such budget file or name; use one of"):
         load_budget("nope")
 

@@ -34,8 +34,9 @@ def synthesize_video(folder: Path, demo: DemoVideo, progress: bool = True) -> tu
     try:
         done = Speaker(folder / "speaker").meta.provenance.get("synth", {})
         params = done.get("params", {})
-        images = params.get("images", True) or not demo.truth_images
-        if done.get("done") and video.is_file() and images and {k: params.get(k, "easy") for k in wanted} == wanted:
+        has_wanted_images = params.get("images", True) or not demo.truth_images
+        same = {k: params.get(k, "easy") for k in wanted} == wanted
+        if done.get("done") and video.is_file() and has_wanted_images and same:
             return video, False
     except (SpeakerFormatError, FileNotFoundError, OSError):
         pass

@@ -237,6 +237,11 @@ def measure_truth(speaker: Any, split: str = "val", max_frames: int | None = Non
     return Truth(str(spk.root), split, lips, scores)
 
 
+def _check_truth(truth: Truth, split: str, root: Path) -> None:
+    if truth.split != split or truth.speaker != str(root):
+        raise ValueError(f"truth measured for {truth.speaker} ({truth.split}), not {root} ({split})")
+
+
 def evaluate_video(
     pred_path: str | os.PathLike[str],
     speaker: Any,
@@ -291,6 +296,8 @@ def evaluate_video(
             f"{pred_path}: only {n} frame(s) to compare ({info.num_frames} in the video, {len(indices)} in the "
             f"speaker's {split} split); need ≥ {MIN_FRAMES}: render more frames or use --split all"
         )
+    if isinstance(truth, Truth):
+        _check_truth(truth, split, spk.root)  # before the frame loop: a wrong measurement fails at once
     meta = spk.meta
     sr, fps = meta.sample_rate, meta.fps
     result: dict[str, Any] = {
@@ -370,8 +377,7 @@ def evaluate_video(
         raise UserError(f"{pred_path}: only {n} frame(s) could be decoded; re-encode or re-export the video")
     if callable(truth):
         truth = truth()
-    if truth is not None and (truth.split != split or truth.speaker != str(spk.root)):
-        raise ValueError(f"truth measured for {truth.speaker} ({truth.split}), not {spk.root} ({split})")
+        _check_truth(truth, split, spk.root)
     if truth is None or truth.count < n:
         truth = measure_truth(spk, split, n, niqe_every)
     result["frames"]["compared"] = n
