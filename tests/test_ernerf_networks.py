@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from talkzoo.zoo.encoders.triplane import CORNERS
 from talkzoo.zoo.ernerf import AudioAttNet, AudioNet, HashGrid2D, HeadField, SHEncoder, TriPlaneEncoder
 from talkzoo.zoo.rendering import trunc_exp
 
@@ -26,6 +27,27 @@ def test_level_table_matches_the_reference() -> None:
     assert grid.dense.tolist() == [True] * 4 + [False] * 8
     assert grid.embeddings.shape == (163584, 1)
     assert sum(p.numel() for p in TriPlaneEncoder().parameters()) == 490752
+
+
+@pytest.mark.parametrize("log2_hashmap_size", [2, 14, 17])  # a table below 8 rows, ER-NeRF's, TalkingGaussian's
+def test_vertex_rows_follow_torch_ngp_formula(log2_hashmap_size: int) -> None:
+    """Row of vertex (x, y) at each level: x + y·side when the level is dense, else (x XOR y·2654435761) mod size,
+    computed here in Python integers (the grid computes it with a bit mask); the forward pass's four corner rows
+    (dense and hashed levels computed apart) are those rows."""
+    grid = HashGrid2D(log2_hashmap_size=log2_hashmap_size)
+    generator = torch.Generator().manual_seed(0)
+    for level in range(grid.levels):
+        side, size, dense = int(grid.sides[level]), int(grid.sizes[level]), bool(grid.dense[level])
+        x, y = torch.randint(0, side, (2, 200), generator=generator)
+        rows = grid.vertex_index(level, x, y) - int(grid.offsets[level])
+        pairs = zip(x.tolist(), y.tolist(), strict=True)
+        expected = [xi + yi * side if dense else (xi ^ (yi * 2654435761)) % size for xi, yi in pairs]
+        assert rows.tolist() == expected, level
+    coarsest = int(grid.sides[0])  # lower-left vertices [M, L] whose corners lie inside every level
+    x, y = torch.randint(0, coarsest - 1, (2, 50, 1), generator=generator).expand(2, 50, grid.levels)
+    for (dx, dy), rows in zip(CORNERS, grid._corner_rows(x, y), strict=True):  # what forward gathers
+        for level in range(grid.levels):
+            assert torch.equal(rows[:, level], grid.vertex_index(level, x[:, level] + dx, y[:, level] + dy))
 
 
 @pytest.mark.parametrize("level", [0, 3, 4, 11])  # dense and hashed levels

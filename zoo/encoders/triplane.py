@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 _PRIME = 2654435761
+CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (dx, dy) of the four vertices around a point, in summation order
 
 
 class HashGrid2D(nn.Module):
@@ -59,9 +60,15 @@ class HashGrid2D(nn.Module):
         self.register_buffer("scales", torch.tensor(scales, dtype=torch.float64), persistent=False)
         self.register_buffer("sides", torch.tensor(sides, dtype=torch.long), persistent=False)
         self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), persistent=False)
+        # a hashed level's size is a power of two (the table, or 8 when the table is smaller), so "mod size" of
+        # the non-negative hash is "& (size − 1)": the same rows, without int64 division (the dense levels'
+        # hashed value is discarded by `_index`)
+        self.register_buffer("hash_masks", torch.tensor(sizes, dtype=torch.long) - 1, persistent=False)
         self.register_buffer("offsets", torch.tensor(offsets[:-1], dtype=torch.long), persistent=False)
         dense = [side * side <= size for side, size in zip(sides, sizes, strict=True)]
         self.register_buffer("dense", torch.tensor(dense), persistent=False)
+        self.num_dense = sum(dense)  # sides grow with the level: the dense levels come first
+        assert dense == [True] * self.num_dense + [False] * (levels - self.num_dense)
         self.embeddings = nn.Parameter(torch.empty(offsets[-1], features).uniform_(-init_std, init_std))
 
     @property
@@ -70,14 +77,35 @@ class HashGrid2D(nn.Module):
 
     def vertex_index(self, level: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Row of `embeddings` holding integer vertex (x, y) of `level` (any shape of int64 tensors)."""
-        return self._index(x, y, self.sides[level], self.sizes[level], self.dense[level]) + self.offsets[level]
+        return self._index(x, y, self.sides[level], self.hash_masks[level], self.dense[level]) + self.offsets[level]
 
     @staticmethod
     def _index(
-        x: torch.Tensor, y: torch.Tensor, side: torch.Tensor, size: torch.Tensor, dense: torch.Tensor
+        x: torch.Tensor, y: torch.Tensor, side: torch.Tensor, mask: torch.Tensor, dense: torch.Tensor
     ) -> torch.Tensor:
-        hashed = torch.bitwise_xor(x, y * _PRIME) % size
+        hashed = torch.bitwise_xor(x, y * _PRIME) & mask
         return torch.where(dense, x + y * side, hashed)
+
+    def _corner_rows(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Rows of the four vertices (x + dx, y + dy), dx, dy in CORNERS order, of lower-left vertices x, y (int64
+        [M, L]) → four int64 [M, L]. The same rows as `vertex_index` level by level, with the dense and the hashed
+        levels each computed on their own columns and each corner from the shared parts (x + y·side, y·prime): a
+        third of the integer work of computing both formulas for every level and corner and picking one."""
+        d = self.num_dense
+        parts: list[list[torch.Tensor]] = [[] for _ in CORNERS]
+        if d > 0:
+            side = self.sides[None, :d]
+            base = x[:, :d] + y[:, :d] * side + self.offsets[None, :d]
+            for rows, (dx, dy) in zip(parts, CORNERS, strict=True):
+                rows.append(base + (dx + dy * side))  # vertex (x + dx, y + dy): row x + y·side + dx + dy·side
+        if d < self.levels:
+            mask, offset = self.hash_masks[None, d:], self.offsets[None, d:]
+            xs = (x[:, d:], x[:, d:] + 1)
+            y_prime = y[:, d:] * _PRIME
+            ys = (y_prime, y_prime + _PRIME)
+            for rows, (dx, dy) in zip(parts, CORNERS, strict=True):
+                rows.append((torch.bitwise_xor(xs[dx], ys[dy]) & mask) + offset)
+        return [torch.cat(rows, dim=1) if len(rows) > 1 else rows[0] for rows in parts]
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """points [M, 2] in [-bound, bound] → features [M, L·F] (level-major)."""
@@ -89,19 +117,16 @@ class HashGrid2D(nn.Module):
         corner = pos.floor()
         frac = pos - corner  # [M, L, 2]
         corner = corner.long()
-        side, size, dense = self.sides[None, :], self.sizes[None, :], self.dense[None, :]
+        rest = 1 - frac
         out = 0
-        for dx in (0, 1):
-            for dy in (0, 1):
-                cx, cy = corner[..., 0] + dx, corner[..., 1] + dy  # [M, L]
-                index = self._index(cx, cy, side, size, dense) + self.offsets[None, :]
-                wx = frac[..., 0] if dx else 1 - frac[..., 0]
-                wy = frac[..., 1] if dy else 1 - frac[..., 1]
-                weight = (wx * wy).to(self.embeddings.dtype)  # [M, L]
-                # index_select, not embeddings[index]: its backward (index_add) is deterministic with several CPU
-                # threads, advanced indexing's (index_put with accumulate) is not, and it is 2× faster
-                rows = self.embeddings.index_select(0, index.reshape(-1)).view(*index.shape, self.features)  # [M, L, F]
-                out = out + weight[..., None] * rows
+        for (dx, dy), index in zip(CORNERS, self._corner_rows(corner[..., 0], corner[..., 1]), strict=True):
+            wx = frac[..., 0] if dx else rest[..., 0]
+            wy = frac[..., 1] if dy else rest[..., 1]
+            weight = (wx * wy).to(self.embeddings.dtype)  # [M, L]
+            # index_select, not embeddings[index]: its backward (index_add) is deterministic with several CPU
+            # threads, advanced indexing's (index_put with accumulate) is not, and it is 2× faster
+            rows = self.embeddings.index_select(0, index.reshape(-1)).view(*index.shape, self.features)  # [M, L, F]
+            out = out + weight[..., None] * rows
         out = out * inside[:, None, None].to(out.dtype)
         return out.reshape(points.shape[0], self.output_dim)
 
