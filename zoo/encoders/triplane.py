@@ -117,11 +117,12 @@ class HashGrid2D(nn.Module):
         corner = pos.floor()
         frac = pos - corner  # [M, L, 2]
         corner = corner.long()
-        rest = 1 - frac
         out = 0
         for (dx, dy), index in zip(CORNERS, self._corner_rows(corner[..., 0], corner[..., 1]), strict=True):
-            wx = frac[..., 0] if dx else rest[..., 0]
-            wy = frac[..., 1] if dy else rest[..., 1]
+            # 1 − frac per corner, not once for two: with points that need a gradient (ER-NeRF's torso deforms
+            # them) that keeps the backward's sums, and the trained weights, the same to the bit
+            wx = frac[..., 0] if dx else 1 - frac[..., 0]
+            wy = frac[..., 1] if dy else 1 - frac[..., 1]
             weight = (wx * wy).to(self.embeddings.dtype)  # [M, L]
             # index_select, not embeddings[index]: its backward (index_add) is deterministic with several CPU
             # threads, advanced indexing's (index_put with accumulate) is not, and it is 2× faster
