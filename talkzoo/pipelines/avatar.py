@@ -403,7 +403,7 @@ def write_outputs(
     mouth_opening_plot(mouth, first["energy"], fps, out / "mouth_opening.png")
     curves = {name: (r["series"]["sync_lags"], r["series"]["sync_corr"]) for name, r in results.items()
               if r["series"]["sync_lags"] is not None}  # fmt: skip
-    truth_curve = _truth_sync_curve(first, scores)
+    truth_curve = _truth_sync_curve(first)
     if truth_curve is not None:
         curves = {"ground truth": truth_curve, **curves}
     sync_plot(curves, SYNC_LEAD_FRAMES, out / "sync.png")
@@ -464,14 +464,10 @@ def write_outputs(
     return metrics
 
 
-def _truth_sync_curve(series: dict[str, Any], scores: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+def _truth_sync_curve(series: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """The ground truth's own mouth ↔ speech curve (what a perfect video scores), from the shared series."""
-    from talkzoo.zoo.metrics.sync import sync_curve
-
-    mouth, energy, lags = series.get("mouth_gt"), series.get("energy"), series.get("sync_lags")
-    if mouth is None or energy is None or lags is None:
-        return None
-    return sync_curve(np.asarray(mouth), np.asarray(energy), int(np.max(lags)))
+    lags, corr = series.get("sync_lags"), series.get("sync_corr_gt")
+    return None if lags is None or corr is None else (np.asarray(lags), np.asarray(corr))
 
 
 def copy_pictures(out: Path, pictures: Path) -> None:

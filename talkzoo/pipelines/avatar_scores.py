@@ -22,7 +22,7 @@ import torch
 from talkzoo.pipelines.evaluate import TRACK_SIDE, Truth, evaluate_video, measure_truth, to_json
 
 # a changed evaluation invalidates the cache
-CACHE_KEY = f"evaluate_video v2 (series, tracker at {TRACK_SIDE} px)"
+CACHE_KEY = f"evaluate_video v3 (series, tracker at {TRACK_SIDE} px with mirror images, opening smoothed)"
 
 
 def newer(path: Path, sources: Sequence[Path]) -> bool:

@@ -27,12 +27,13 @@ METRIC_HELP = (
     (
         "lip LMD (px) ↓",
         "Mean distance between the 40 MediaPipe lip points found in the video and in the ground "
-        "truth, in pixels of the speaker's frames.",
+        "truth (each frame tracked with its mirror image, averaged), in pixels of the speaker's frames.",
     ),
     (
         "mouth-opening ρ ↑",
         "Pearson correlation over time between the video's mouth opening (inner-lip gap, "
-        "MediaPipe) and the ground truth's: does the mouth open and close when the real one does? 1 = perfectly, "
+        "MediaPipe, smoothed over 3 frames) and the ground truth's: does the mouth open and close when the real one "
+        "does? 1 = perfectly, "
         "0 = unrelated; a still image has none.",
     ),
     (
