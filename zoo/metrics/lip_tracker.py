@@ -99,7 +99,7 @@ TRACKER_SMOOTHING: tuple[float, ...] = (0.25, 0.5, 0.25)
 jitter from frame to frame on small faces while a speaking mouth changes over several frames, so this smooths the
 measurement, not the mouth: on the demo's 96² ground-truth video (1,500 frames) the measured opening follows the
 synthetic speaker's exact one at ρ 0.835 raw, 0.875 smoothed, and smoothing the exact opening itself keeps ρ 0.995
-with it (docs/evaluation.md, "Smoothing the tracker's jitter")."""
+with it (docs/evaluation.md, "The tracker sees each frame and its mirror image")."""
 
 
 def smooth_over_frames(series: np.ndarray, weights: tuple[float, ...] = TRACKER_SMOOTHING) -> np.ndarray:
