@@ -16,11 +16,13 @@ def test_alexnet_feature_shapes() -> None:
     assert [tuple(f.shape[1:]) for f in features] == [(64, 15, 15), (192, 7, 7), (384, 3, 3), (256, 3, 3), (256, 3, 3)]
 
 
-def test_missing_backbone_names_the_cache_file(hub_dir: Path) -> None:
+def test_missing_backbone_names_the_cache_file(hub_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(LPIPSWeightsUnavailable) as error:
         LPIPS()
     message = str(error.value)
     assert str(backbone_cache_path()) in message and "\n" not in message
+    printed = capfd.readouterr()
+    assert "Downloading" not in printed.out + printed.err  # torch.hub's announcement of a download that cannot happen
 
 
 def test_loads_backbone_from_the_hub_cache(fake_alexnet: Path) -> None:

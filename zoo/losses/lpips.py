@@ -130,8 +130,9 @@ def _load_backbone(path: str | Path | None) -> dict[str, torch.Tensor]:
     try:
         if cached.is_file():
             return torch.load(cached, map_location="cpu", weights_only=True)
-        # torch.hub announces "Downloading: …" on stderr before it tries; offline that line is noise before our error
-        with contextlib.redirect_stderr(io.StringIO()):
+        # torch.hub announces "Downloading: …" before it tries (on stdout in torch 2.13, stderr in older ones);
+        # offline that line is noise before our error
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return torch.hub.load_state_dict_from_url(ALEXNET_URL, map_location="cpu", progress=False, check_hash=False)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError: offline and not cached
         raise LPIPSWeightsUnavailable(
