@@ -28,11 +28,12 @@ class ImageMouthMetrics:
     """Accumulate (render, target) pairs; `sums()` → float64 [8] (reduce across ranks), `compute(sums)` → metrics.
 
     Metrics: `mouth_lmd` (px, mean over frames where both faces are found), `mouth_corr` (Pearson of the inner-lip
-    opening, render vs target), `mouth_found` (fraction of frames with both faces found).
+    opening, render vs target), `mouth_found` (fraction of frames with both faces found). The lips are measured as
+    `talkzoo evaluate` measures them: each image and its mirror image, averaged (mirror=True; `LipTracker`).
     """
 
-    def __init__(self, min_side: int = 256) -> None:
-        self.tracker = LipTracker(min_side=min_side)
+    def __init__(self, min_side: int = 256, mirror: bool = True) -> None:
+        self.tracker = LipTracker(min_side=min_side, mirror=mirror)
         self.values = dict.fromkeys(SUM_KEYS, 0.0)
 
     def close(self) -> None:
