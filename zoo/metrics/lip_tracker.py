@@ -1,4 +1,5 @@
-"""Lip landmarks measured on images: MediaPipe FaceMesh (static-image mode) → the 40 lip points in pixels.
+"""Lip landmarks measured on images: MediaPipe FaceMesh (static-image or tracking mode, optionally on each image and
+its mirror image, averaged) → the 40 lip points in pixels; a video's mouth opening from them, smoothed over frames.
 
 The image-space counterpart of the model-space lip metrics: renders and ground-truth frames go through the same
 detector, so LMD / mouth opening compare like with like (ER-NeRF's LMD uses face_alignment's 68 points;
