@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from talkzoo.zoo.errors import UserError
-from talkzoo.zoo.metrics.lip_tracker import LipTracker, mouth_opening_series
+from talkzoo.zoo.metrics.lip_tracker import LipTracker, mouth_opening_series, smooth_over_frames
 
 MIN_FRAMES = 2
 MIN_SYNC_LAG = 3  # the sync search range shrinks to fit short clips, but not below ±3 frames
@@ -155,13 +155,13 @@ def _landmark_metrics(lips_pred: np.ndarray, lips_true: np.ndarray, min_detectio
     }
 
 
-def _mouth_series(lips: np.ndarray, min_detection: float, smooth: bool) -> np.ndarray | None:
-    """Mouth opening [N] (pixels) from lips [N, 40, 2] (NaN = missed; gaps interpolated, smoothed over frames if
-    smooth), or None if too sparse."""
+def _mouth_series(lips: np.ndarray, min_detection: float) -> np.ndarray | None:
+    """Unsmoothed mouth opening [N] (pixels) from lips [N, 40, 2] (NaN = missed; gaps interpolated), or None if too
+    sparse."""
     found = ~np.isnan(lips).any(axis=(1, 2))
     if found.mean() < min_detection or found.sum() < 2:
         return None
-    return mouth_opening_series(lips, smooth=smooth)
+    return mouth_opening_series(lips, smooth=False)
 
 
 def _still_mouth(mouth: np.ndarray | None, truth: np.ndarray | None) -> str | None:
@@ -405,33 +405,33 @@ def evaluate_video(
     lead = sync_lead_frames
     # the sync score and the still-mouth check read the unsmoothed opening: their thresholds were set on it, and
     # smoothed tracker jitter alone correlates with speech energy more (a still frame's confidence 0.13 → 0.26)
-    mouth, mouth_true = (_mouth_series(lips, min_detection, smooth=False) for lips in (lips_pred, lips_true))
+    mouth, mouth_true = _mouth_series(lips_pred, min_detection), _mouth_series(lips_true, min_detection)
     still = _still_mouth(mouth, mouth_true)
     result["sync"] = _sync(mouth, sync_wave, sr, sync_fps, max_lag, lead, sync_source) if still is None else still
     result["sync_gt"] = _sync(mouth_true, speaker_wave[split_start:], sr, fps, max_lag, lead, "speaker split")
     if series:
-        result["series"] = _series(lips_pred, lips_true, min_detection, sync_wave, sr, sync_fps, n, result["sync"])
+        result["series"] = _series(mouth, mouth_true, sync_wave, sr, sync_fps, n, result["sync"])
     return result
 
 
 def _series(
-    lips_pred: np.ndarray, lips_true: np.ndarray, min_detection: float, wave: np.ndarray, sample_rate: int,
-    fps: float, n: int, sync: Any,
+    mouth: np.ndarray | None, mouth_true: np.ndarray | None, wave: np.ndarray, sample_rate: int, fps: float,
+    n: int, sync: Any,
 ) -> dict[str, np.ndarray | None]:  # fmt: skip
-    """The per-frame curves behind the numbers (for plots): see `evaluate_video(series=True)`. The mouth openings
-    are the smoothed ones `mouth_corr` correlates; the sync curve is the sync score's (unsmoothed opening)."""
+    """The per-frame curves behind the numbers (for plots): see `evaluate_video(series=True)`. mouth, mouth_true:
+    the unsmoothed openings [N] the sync score read (None: too few faces); the returned openings are them smoothed,
+    as `mouth_corr` correlates them."""
     from talkzoo.zoo.metrics.sync import frame_energy, sync_curve
 
     energy = frame_energy(wave, sample_rate, fps, n)
     lags = corr = corr_true = None
-    raw, raw_true = (_mouth_series(lips, min_detection, smooth=False) for lips in (lips_pred, lips_true))
-    if raw is not None and isinstance(sync, dict):
-        lags, corr = sync_curve(raw, energy, sync["max_lag"])
-        if raw_true is not None:
-            corr_true = sync_curve(raw_true, energy, sync["max_lag"])[1]
-    mouth, mouth_true = (_mouth_series(lips, min_detection, smooth=True) for lips in (lips_pred, lips_true))
-    return {"mouth_pred": mouth, "mouth_gt": mouth_true, "energy": energy, "sync_lags": lags, "sync_corr": corr,
-            "sync_corr_gt": corr_true}  # fmt: skip
+    if mouth is not None and isinstance(sync, dict):
+        lags, corr = sync_curve(mouth, energy, sync["max_lag"])
+        if mouth_true is not None:
+            corr_true = sync_curve(mouth_true, energy, sync["max_lag"])[1]
+    smoothed = [None if m is None else smooth_over_frames(m) for m in (mouth, mouth_true)]
+    return {"mouth_pred": smoothed[0], "mouth_gt": smoothed[1], "energy": energy, "sync_lags": lags,
+            "sync_corr": corr, "sync_corr_gt": corr_true}  # fmt: skip
 
 
 def _ssim(p: np.ndarray, t: np.ndarray) -> float:
